@@ -1,0 +1,109 @@
+"""Quick/full mode, device choice, seeding and the run-info banner every notebook prints first.
+
+Quick mode (`COURSE_QUICK=1`) uses the bundled mini datasets and few steps so that every notebook runs in well under a
+minute on a 2-core laptop; full mode (`COURSE_QUICK=0`) uses the full datasets. Unset, the mode follows the device:
+quick on a CPU, full on CUDA or Apple's MPS.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from datetime import date
+
+import numpy as np
+import torch
+
+QUICK_ENV = "COURSE_QUICK"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+# The only module-level state of course_utils: an explicit override of the mode set through `set_quick`.
+_quick_override: bool | None = None
+
+
+def get_device() -> torch.device:
+    """The best available device: CUDA, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_quick(value: bool | None) -> None:
+    """Force quick (`True`) or full (`False`) mode for this Python session; `None` goes back to `COURSE_QUICK`."""
+    global _quick_override
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"set_quick expects True, False or None, got {value!r}")
+    _quick_override = value
+
+
+def is_quick(device: torch.device | str | None = None) -> bool:
+    """Resolve the mode: `set_quick` override, else `COURSE_QUICK` (1/0), else quick exactly when the device is a CPU."""
+    if _quick_override is not None:
+        return _quick_override
+    raw = os.environ.get(QUICK_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw:
+        raise ValueError(
+            f"{QUICK_ENV}={raw!r} is not understood: use {QUICK_ENV}=1 for quick mode, {QUICK_ENV}=0 for full mode, "
+            "or leave it unset (quick on a CPU, full on a GPU)."
+        )
+    dev = torch.device(device) if device is not None else get_device()
+    return dev.type == "cpu"
+
+
+def mode_name(device: torch.device | str | None = None) -> str:
+    """'quick' or 'full'."""
+    return "quick" if is_quick(device) else "full"
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's, NumPy's and PyTorch's generators (all devices) so a run can be repeated exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def device_name(device: torch.device | str | None = None) -> str:
+    """A human-readable name: the GPU's model, or the CPU with its thread count."""
+    dev = torch.device(device) if device is not None else get_device()
+    if dev.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    if dev.type == "mps":
+        return f"mps (Apple {platform.machine()})"
+    cpu = platform.processor() or platform.machine()
+    return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
+
+
+def run_info(datasets: tuple[str, ...] = ("mnist",), show: bool = True) -> dict[str, object]:
+    """Print and return what produced a notebook's outputs: device, mode, dataset sizes and library versions."""
+    import torchvision
+
+    from .data import load_dataset  # local import: data imports mode
+
+    dev = get_device()
+    info: dict[str, object] = {
+        "date": date.today().isoformat(),
+        "device": device_name(dev),
+        "mode": mode_name(dev),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+    }
+    for name in datasets:
+        split = load_dataset(name)
+        info[f"{name} train/test"] = f"{len(split.train_labels):,} / {len(split.test_labels):,} ({split.source})"
+    if show:
+        width = max(len(k) for k in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return info

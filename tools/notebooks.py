@@ -1,0 +1,89 @@
+"""Execute notebooks headless and keep their stored form clean (no widget state, no execution noise)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+HEADLINE_TAG = "headline"
+
+
+def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
+    """The course notebooks in order (file names start with their number)."""
+    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Strip widget state and per-cell execution metadata so that diffs show only real changes."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("ExecuteTime", None)
+        cell.metadata.pop("collapsed", None)
+        if cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                # a tqdm widget: keep its text form only (the widget state is stripped anyway)
+                if "application/vnd.jupyter.widget-view+json" in data:
+                    data.pop("application/vnd.jupyter.widget-view+json")
+    return nb
+
+
+def headline(nb: nbformat.NotebookNode) -> str:
+    """The last line printed by the cell tagged `headline` (what the run table shows for this notebook)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and HEADLINE_TAG in cell.metadata.get("tags", []):
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            lines = [line for line in text.strip().splitlines() if line.strip()]
+            return lines[-1].strip() if lines else ""
+    return ""
+
+
+@dataclass
+class RunResult:
+    path: Path
+    ok: bool
+    seconds: float
+    headline: str
+    error: str = ""
+
+
+def execute(path: Path, out: Path | None = None, timeout: int = 900, env: dict[str, str] | None = None) -> RunResult:
+    """Run `path` top to bottom in a fresh kernel (cwd = its folder) and write the cleaned result to `out`."""
+    nb = nbformat.read(path, as_version=4)
+    old_env = dict(os.environ)
+    os.environ.update(env or {})
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    start = time.perf_counter()
+    error = ""
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+    except CellExecutionError as exc:
+        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    finally:
+        os.environ.clear()
+        os.environ.update(old_env)
+    seconds = time.perf_counter() - start
+    clean(nb)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+    return RunResult(path, not error, seconds, headline(nb), error)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for arg in sys.argv[1:]:
+        p = Path(arg)
+        r = execute(p, out=p)
+        print(f"{p.name}: {'ok' if r.ok else 'FAILED ' + r.error} in {r.seconds:.1f} s — {r.headline}")
