@@ -214,11 +214,14 @@ def classic_loaders(
     split: DatasetSplit,
     batch_size: int = 64,
     train_size: int | None = None,
+    pad: int = 0,
     resize: int | None = None,
     num_workers: int = 0,
 ) -> tuple[DataLoader, DataLoader]:
     """The classic path: torchvision datasets with per-image `ToTensor`/`Normalize` in a shuffling `DataLoader`."""
     steps: list[object] = []
+    if pad:
+        steps.append(transforms.Pad(pad))
     if resize is not None:
         steps.append(transforms.Resize(resize))
     steps += [transforms.ToTensor(), transforms.Normalize((split.mean,), (split.std,))]
@@ -280,6 +283,10 @@ class DeviceLoader:
         self.drop_last = drop_last
         self.channels_last = channels_last
         self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the shuffling sequence, so two runs see the batches in the same order."""
         self.generator.manual_seed(seed)
 
     def __len__(self) -> int:

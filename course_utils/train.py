@@ -235,7 +235,8 @@ def fit(
     Evaluates on `val` and `test` after each epoch. With `patience`, stops when the validation accuracy has not improved
     for that many epochs and (with `restore_best`) puts back the best weights. With `checkpoint`, loads instead of
     training when a checkpoint of the same architecture and settings exists, and saves one otherwise.
-    Ctrl-C stops cleanly: the partial History is returned and the model keeps its current weights.
+    `seed` seeds every generator and restarts a DeviceLoader's shuffling (seed the model's initialisation yourself
+    with `seed_everything` before building it). Ctrl-C stops cleanly: the partial History is returned and the model keeps its current weights.
     `amp` (bf16 autocast) and `channels_last` default to on for CUDA only; `max_steps` caps the steps per epoch.
     """
     dev = torch.device(device) if device is not None else get_device()
@@ -269,6 +270,8 @@ def fit(
 
     if seed is not None:
         seed_everything(seed)
+        if hasattr(train, "reseed"):
+            train.reseed(seed)  # same seed -> same data order
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     opt = make_optimizer(model, optimizer, lr, weight_decay, momentum, dev)

@@ -1,0 +1,459 @@
+"""Lecture decks (tools/slides.py): structure, offline build, and a real browser opening every deck from file://.
+
+The browser part drives Debian's headless Chromium over the DevTools protocol (package `websocket-client`) with its
+networking off: every deck must show the expected number of slides, typeset all math (no raw `$$`/`\\(` left),
+load every resource from disk (no failed or network request, no script error), and draw a title slide and a formula
+slide that are not blank. Set SLIDES_SCREENSHOTS=DIR to keep the screenshots.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from tools import slides
+from tools.notebooks import course_notebooks
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "fixtures" / "slides" / "slides_fixture.ipynb"
+FIXTURE_SLIDES = 7  # title, goals, formula, formula subslide, figure, code, summary
+COURSE = course_notebooks()
+LO, HI = slides.SLIDE_BOUNDS
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The notebooks' slide structure (no browser)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_fixture_has_what_the_browser_test_needs():
+    nb = nbformat.read(FIXTURE, as_version=4)
+    types = [slides.slide_type(c) for c in nb.cells]
+    assert all("slideshow" in c.metadata for c in nb.cells)
+    assert {"slide", "subslide", "fragment", "-", "skip", "notes"} <= set(types)
+    shown = [c for c in nb.cells if slides.slide_type(c) not in ("skip", "notes")]
+    shown_md = "\n".join(c.source for c in shown if c.cell_type == "markdown")
+    assert "$$" in shown_md and "\\(" in shown_md and re.search(r"(?<!\$)\$[^$]+\$(?!\$)", shown_md)
+    assert any(c.cell_type == "code" for c in shown)
+    assert any("image/png" in o.get("data", {}) for c in shown if c.cell_type == "code" for o in c.outputs)
+    assert slides.count_slides(nb) == FIXTURE_SLIDES
+    assert slides.deck_title(nb) == "Slides fixture: a tiny lecture"
+
+
+def test_count_slides_follows_nbconvert_rules():
+    def nb_of(*types):
+        cells = [nbformat.v4.new_markdown_cell("x", metadata={"slideshow": {"slide_type": t}}) for t in types]
+        return nbformat.v4.new_notebook(cells=cells)
+
+    assert slides.count_slides(nb_of("skip", "-", "fragment", "slide")) == 2  # first shown cell opens a slide
+    assert slides.count_slides(nb_of("slide", "subslide", "-", "notes", "slide", "skip")) == 3
+    assert slides.count_slides(nb_of("skip", "notes")) == 0
+    no_meta = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T")])
+    assert slides.count_slides(no_meta) == 1 and slides.deck_title(no_meta) == "T"
+
+
+def test_deck_title_is_plain_text():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Intro\n\n## 03 · **Padding** and `stride` ##")])
+    assert slides.deck_title(nb) == "03 · Padding and stride"
+    assert slides.deck_title(nbformat.v4.new_notebook(), fallback="x") == "x"
+
+
+@pytest.mark.parametrize("path", COURSE, ids=_ids(COURSE))
+def test_course_notebook_is_a_lecture_deck(path):
+    nb = nbformat.read(path, as_version=4)
+    missing = [i for i, c in enumerate(nb.cells) if slides.slide_type(c) not in slides.SLIDE_TYPES
+               or "slide_type" not in c.metadata.get("slideshow", {})]
+    assert not missing, f"cells without a valid metadata.slideshow.slide_type: {missing}"
+    n = slides.count_slides(nb)
+    assert LO <= n <= HI, f"{path.name}: {n} slides (slide + subslide), the course aims for {LO}-{HI}"
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and slides.slide_type(first) == "slide", "the title cell opens the deck"
+    assert slides.deck_title(nb), "the deck needs a markdown heading for its title"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Building (no browser)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class _Sections(HTMLParser):
+    """Leaf <section>s (reveal.js slides) and the text of speaker notes."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[list[bool]] = []  # per open section: [has child section]
+        self.leaves = 0
+        self.in_notes = 0
+        self.notes = ""
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            if self.stack:
+                self.stack[-1][0] = True
+            self.stack.append([False])
+        elif tag == "aside" and ("class", "notes") in attrs:
+            self.in_notes += 1
+
+    def handle_endtag(self, tag):
+        if tag == "section":
+            has_child = self.stack.pop()[0]
+            self.leaves += not has_child
+        elif tag == "aside" and self.in_notes:
+            self.in_notes -= 1
+
+    def handle_data(self, data):
+        if self.in_notes:
+            self.notes += data
+
+
+@pytest.fixture(scope="module")
+def fixture_decks(tmp_path_factory):
+    """The fixture built offline and with --cdn (the vendor folder need not exist to write a deck)."""
+    base = tmp_path_factory.mktemp("decks")
+    vendor = base / "shared-vendor"
+    offline = slides.build_deck(FIXTURE, base / "offline", vendor=vendor)
+    cdn = slides.build_deck(FIXTURE, base / "cdn", cdn=True)
+    return offline, cdn
+
+
+def test_offline_deck_structure_and_references(fixture_decks):
+    deck, _ = fixture_decks
+    page = deck.html.read_text(encoding="utf-8")
+    assert deck.html.name == "slides_fixture.slides.html" and deck.slides == FIXTURE_SLIDES
+    parser = _Sections()
+    parser.feed(page)
+    assert parser.leaves == FIXTURE_SLIDES
+    assert "FIXTURE-NOTES-SENTINEL" in parser.notes  # notes cells become speaker notes ...
+    assert "FIXTURE-SKIP-SENTINEL" not in page  # ... and skip cells vanish
+    assert slides.network_references(page) == []
+    for ref in ("../shared-vendor/reveal.js/dist/reveal.js", "../shared-vendor/reveal.js/plugin/notes/notes.js",
+                "../shared-vendor/reveal.js/dist/theme/white.css", "../shared-vendor/mathjax/MathJax.js?config="):
+        assert ref in page
+    assert 'slideNumber: "c/t"' in page
+    assert "require.js" not in page and "jquery" not in page.lower() and "mermaid.esm" not in page
+    assert "<title>Slides fixture: a tiny lecture slides</title>" in page
+
+
+def test_cdn_deck_links_the_pinned_cdn_copies(fixture_decks):
+    _, deck = fixture_decks
+    refs = slides.network_references(deck.html.read_text(encoding="utf-8"))
+    assert f"{slides.CDN}/reveal.js@{slides.REVEAL_VERSION}/dist/reveal.js" in refs
+    assert any(r.startswith(f"{slides.CDN}/mathjax@{slides.MATHJAX_VERSION}/MathJax.js") for r in refs)
+    assert all(r.startswith(slides.CDN) for r in refs), refs
+
+
+def test_network_references_finds_what_loads_by_itself():
+    page = """<html><head><script src="https://cdn.example/x.js"></script><link rel=stylesheet href="//fonts.example/f.css">
+    <style>@import "https://fonts.example/g.css"; .a { background: url('http://img.example/b.png') }</style>
+    <script type="module">import m from 'https://cdn.example/m.mjs';</script></head>
+    <body><a href="https://revealjs.com">docs</a><img src="vendor/x.png"><img src="data:image/png;base64,AA=="></body></html>"""
+    assert slides.network_references(page) == sorted([
+        "https://cdn.example/x.js", "//fonts.example/f.css", "https://fonts.example/g.css",
+        "http://img.example/b.png", "https://cdn.example/m.mjs",
+    ])
+
+
+def test_index_lists_decks_in_course_order(tmp_path):
+    decks = [slides.Deck(tmp_path / f"{n}.ipynb", tmp_path / f"{n}.slides.html", f"Title <{n}>", 9)
+             for n in ("02_pooling", "01_convolutions", "extra")]
+    order = sorted(decks[:2], key=lambda d: d.notebook.name) + decks[2:]
+    page = slides.write_index(order, tmp_path).read_text(encoding="utf-8")
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', page)
+    assert links == [("01_convolutions.slides.html", "Title &lt;01_convolutions&gt;"),
+                     ("02_pooling.slides.html", "Title &lt;02_pooling&gt;"), ("extra.slides.html", "Title &lt;extra&gt;")]
+    assert "9 slides" in page and "speaker notes" in page
+    assert slides.network_references(page) == []
+
+
+def test_cli_reports_a_clear_error_without_notebooks(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(slides, "course_notebooks", lambda folder=tmp_path: [])
+    assert slides.main(["--out", str(tmp_path / "s"), "--cdn"]) == 1
+    assert "no notebooks to build" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The browser: headless Chromium over the DevTools protocol, networking off
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _chromium() -> str | None:
+    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+CHROME_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+    # any network request fails at once: no name resolves, and everything not local goes to a closed port
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+    "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720",
+]
+LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
+
+
+class Browser:
+    """A minimal DevTools-protocol client: one browser, one flat websocket, a page per deck."""
+
+    def __init__(self, binary: str):
+        import websocket  # websocket-client
+
+        self.profile = tempfile.mkdtemp(prefix="slides-chromium-")
+        self.proc = subprocess.Popen([binary, *CHROME_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and len(port_file.read_text().split()) >= 2):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"Chromium did not start ({binary})")
+            time.sleep(0.05)
+        port, path = port_file.read_text().split()[:2]
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=60, suppress_origin=True)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
+        self.next_id += 1
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self.ws.send(json.dumps(msg))
+        while True:
+            reply = json.loads(self.ws.recv())
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            if "method" in reply:
+                self.events.append(reply)
+
+    def wait_event(self, method: str, session: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            for ev in self.events:
+                if ev["method"] == method and ev.get("sessionId") == session:
+                    return ev
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {method} within {timeout} s")
+            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                self.events.append(json.loads(self.ws.recv()))
+            except Exception:  # noqa: BLE001 - a recv timeout: look again
+                pass
+            finally:
+                self.ws.settimeout(60)
+
+    def evaluate(self, session: str, expression: str):
+        res = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True},
+                        session)
+        if "exceptionDetails" in res:
+            raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    def close(self) -> None:
+        try:
+            if getattr(self, "ws", None):
+                self.send("Browser.close")
+        except Exception:  # noqa: BLE001 - the browser may already be gone
+            pass
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# Resolves once reveal.js is ready and MathJax has typeset everything queued so far (false after 20 s).
+JS_SETTLED = """new Promise(resolve => {
+  const t0 = Date.now();
+  (function poll() {
+    if (window.Reveal && Reveal.isReady() && window.MathJax && MathJax.isReady && MathJax.Hub) {
+      MathJax.Hub.Queue(() => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true))));
+    } else if (Date.now() - t0 > 20000) { resolve(false); } else { setTimeout(poll, 50); }
+  })();
+})"""
+
+# What the deck shows: slide counts, text MathJax left raw (outside code, like MathJax itself), math, images.
+JS_INSPECT = r"""(() => {
+  const root = document.querySelector('.reveal .slides');
+  const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEXTAREA', 'PRE', 'CODE', 'ANNOTATION']);
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode(node) {
+    for (let e = node.parentElement; e && e !== root; e = e.parentElement) {
+      if (skip.has(e.tagName) || e.classList.contains('MathJax_Preview') || e.classList.contains('notes'))
+        return NodeFilter.FILTER_REJECT;
+    }
+    return NodeFilter.FILTER_ACCEPT;
+  }});
+  const rawTex = /\$\$|\\\(|\\\)|\\\[|\\\]|\\[A-Za-z]{2,}|(^|[^\\$])\$[^$\s][^$]*\$/;
+  const raw = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (rawTex.test(n.nodeValue)) raw.push(n.nodeValue.trim().slice(0, 120));
+  }
+  const slides = Reveal.getSlides();
+  const formula = slides.find(s => s.querySelector('.MathJax_CHTML, .MathJax_Display, mjx-container'));
+  const tall = slides.filter(s => s.scrollHeight > s.clientHeight + 4).map(s => Reveal.getIndices(s));
+  return {
+    total: Reveal.getTotalSlides(),
+    leaves: slides.length,
+    raw: raw,
+    math: root.querySelectorAll('.MathJax_CHTML').length,
+    mathErrors: root.querySelectorAll('.MathJax_CHTML .mjx-merror, .MathJax_CHTML merror, .MathJax_Error').length,
+    brokenImages: Array.from(root.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).length,
+    images: root.querySelectorAll('img').length,
+    formula: formula ? Reveal.getIndices(formula) : null,
+    tall: tall,
+    title: document.title,
+  };
+})()"""
+
+JS_PREPARE_SHOTS = """Reveal.configure({transition: 'none', backgroundTransition: 'none', controls: false, progress: false,
+  slideNumber: false}); true"""
+
+# The bounding box of the first typeset formula on the current slide, in viewport pixels.
+JS_FORMULA_BOX = """(() => {
+  const m = Reveal.getCurrentSlide().querySelector('.MathJax_CHTML');
+  if (!m) return null;
+  const r = m.getBoundingClientRect();
+  return {x: r.x, y: r.y, width: r.width, height: r.height};
+})()"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    binary = _chromium()
+    if binary is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the browser checks need it")
+    pytest.importorskip("websocket", reason="the browser checks need the websocket-client package")
+    b = Browser(binary)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def built_decks(tmp_path_factory):
+    """Every course deck plus the fixture, built offline; vendor files shared with `slides/vendor` (fetched once)."""
+    out = tmp_path_factory.mktemp("slides")
+    vendor = slides.ensure_vendor(ROOT / "slides" / "vendor", quiet=True)
+    decks = slides.build([*COURSE, FIXTURE], out, vendor=vendor, quiet=True)
+    return {d.notebook.stem: d for d in decks}
+
+
+def _variance(png: bytes) -> float:
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+    return float(pixels.std())
+
+
+def _screenshot(b: Browser, session: str, name: str, clip: dict | None = None) -> bytes:
+    params = {"format": "png"}
+    if clip:
+        params["clip"] = {**clip, "scale": 1}
+    png = base64.b64decode(b.send("Page.captureScreenshot", params, session)["data"])
+    keep = os.environ.get("SLIDES_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{name}.png").write_bytes(png)
+    return png
+
+
+def _failures(b: Browser, session: str) -> list[str]:
+    """Failed or network requests, script errors and console errors seen by this page."""
+    out = []
+    for ev in b.events:
+        if ev.get("sessionId") != session:
+            continue
+        m, p = ev["method"], ev.get("params", {})
+        if m == "Network.requestWillBeSent" and not p["request"]["url"].startswith(LOCAL_SCHEMES):
+            out.append(f"network request: {p['request']['url']}")
+        elif m == "Network.loadingFailed":
+            out.append(f"failed load: {p.get('errorText')} ({p.get('blockedReason') or p.get('type')})")
+        elif m == "Network.responseReceived" and p["response"].get("status", 200) >= 400:
+            out.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
+        elif m == "Runtime.exceptionThrown":
+            d = p["exceptionDetails"]
+            out.append(f"script error: {d.get('exception', {}).get('description') or d.get('text')}")
+        elif m == "Log.entryAdded" and p["entry"]["level"] == "error":
+            out.append(f"console: {p['entry']['text']} {p['entry'].get('url', '')}")
+        elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
+            out.append(f"console.error: {[a.get('value', a.get('description')) for a in p['args']]}")
+    return out
+
+
+DECKS = [*COURSE, FIXTURE]
+
+
+@pytest.mark.parametrize("path", DECKS, ids=_ids(DECKS))
+def test_deck_renders_offline_in_chromium(path, browser, built_decks):
+    deck = built_decks[path.stem]
+    lo, hi = (FIXTURE_SLIDES, FIXTURE_SLIDES) if path == FIXTURE else (LO, HI)
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Network", "Runtime", "Log"):
+            browser.send(f"{domain}.enable", {}, session)
+        browser.send("Network.setCacheDisabled", {"cacheDisabled": True}, session)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.send("Page.navigate", {"url": deck.html.resolve().as_uri()}, session)
+        browser.wait_event("Page.loadEventFired", session)
+        assert browser.evaluate(session, JS_SETTLED), "reveal.js or MathJax did not finish loading within 20 s"
+
+        info = browser.evaluate(session, JS_INSPECT)
+        assert info["leaves"] == deck.slides, f"reveal.js shows {info['leaves']} slides, the notebook says {deck.slides}"
+        assert lo <= info["total"] <= hi, f"{info['total']} slides, expected {lo}-{hi}"
+        assert info["title"] == f"{deck.title} slides"
+        assert not info["raw"], f"math left untypeset: {info['raw']}"
+        assert info["mathErrors"] == 0, "MathJax reported TeX errors"
+        assert info["brokenImages"] == 0, f"{info['brokenImages']} of {info['images']} images did not load"
+        if path == FIXTURE:
+            assert info["math"] >= 6 and info["images"] == 1 and info["formula"] == {"h": 2, "v": 0, "f": None} | {
+                k: v for k, v in info["formula"].items() if k == "f"}
+            assert not info["tall"], f"fixture slides overflow: {info['tall']}"
+
+        # screenshots: the title slide, and the first slide with a formula (the formula itself must be drawn)
+        browser.evaluate(session, JS_PREPARE_SHOTS)
+        browser.evaluate(session, "Reveal.slide(0, 0); true")
+        browser.evaluate(session, JS_SETTLED)
+        title = _variance(_screenshot(browser, session, f"{path.stem}-title"))
+        assert title > 8, f"the title slide looks blank (pixel std {title:.1f})"
+        if info["formula"] is not None:
+            h, v = info["formula"]["h"], info["formula"]["v"]
+            browser.evaluate(session, f"Reveal.slide({h}, {v}); true")
+            browser.evaluate(session, JS_SETTLED)
+            shot = _variance(_screenshot(browser, session, f"{path.stem}-formula"))
+            assert shot > 8, f"the formula slide {h}/{v} looks blank (pixel std {shot:.1f})"
+            box = browser.evaluate(session, JS_FORMULA_BOX)
+            assert box and box["width"] > 4 and box["height"] > 4, f"formula has no size: {box}"
+            ink = _variance(_screenshot(browser, session, f"{path.stem}-formula-math", box))
+            assert ink > 8, f"the formula on slide {h}/{v} is not drawn (pixel std {ink:.1f})"
+        elif path == FIXTURE:
+            pytest.fail("the fixture has formulas, but none was typeset")
+
+        failures = _failures(browser, session)
+        assert not failures, "\n".join(failures)
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.events = [e for e in browser.events if e.get("sessionId") != session]
