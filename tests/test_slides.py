@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -38,6 +39,12 @@ def _ids(paths):
     return [p.stem for p in paths]
 
 
+def expected_math(nb) -> int:
+    """Formulas the deck must typeset: those in markdown cells that are not skipped (speaker notes included)."""
+    return sum(len(slides.math_spans(c.source)) for c in nb.cells
+               if c.cell_type == "markdown" and slides.slide_type(c) != "skip")
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # The notebooks' slide structure (no browser)
 # ------------------------------------------------------------------------------------------------------------------
@@ -50,7 +57,10 @@ def test_fixture_has_what_the_browser_test_needs():
     assert {"slide", "subslide", "fragment", "-", "skip", "notes"} <= set(types)
     shown = [c for c in nb.cells if slides.slide_type(c) not in ("skip", "notes")]
     shown_md = "\n".join(c.source for c in shown if c.cell_type == "markdown")
-    assert "$$" in shown_md and "\\(" in shown_md and re.search(r"(?<!\$)\$[^$]+\$(?!\$)", shown_md)
+    assert "$$" in shown_md and re.search(r"(?<!\$)\$[^$]+\$(?!\$)", shown_md)
+    assert "\\\\(" in shown_md  # \\( .. \\): what JupyterLab and nbconvert read as inline math
+    assert slides.single_backslash_math(shown_md)  # \( .. \): the deck builder turns it into math too
+    assert expected_math(nb) == 11
     assert any(c.cell_type == "code" for c in shown)
     assert any("image/png" in o.get("data", {}) for c in shown if c.cell_type == "code" for o in c.outputs)
     assert slides.count_slides(nb) == FIXTURE_SLIDES
@@ -86,6 +96,31 @@ def test_course_notebook_is_a_lecture_deck(path):
     first = nb.cells[0]
     assert first.cell_type == "markdown" and slides.slide_type(first) == "slide", "the title cell opens the deck"
     assert slides.deck_title(nb), "the deck needs a markdown heading for its title"
+
+
+@pytest.mark.parametrize("path", COURSE, ids=_ids(COURSE))
+def test_course_notebook_math_uses_delimiters_jupyter_renders(path):
+    nb = nbformat.read(path, as_version=4)
+    bad = {i: slides.single_backslash_math(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"}
+    bad = {i: found for i, found in bad.items() if found}
+    assert not bad, (f"{path.name}: markdown reads \\( \\) and \\[ \\] with one backslash as plain brackets "
+                     f"(JupyterLab shows '(n)'); write $..$ / $$..$$ instead. Cells: {bad}")
+
+
+def test_math_spans_and_single_backslash_rewrite():
+    md = ("A \\(n\\), \\\\(m\\\\), $x$, $$y$$, \\[ z \\], `$code$` and \\begin{align} a \\end{align}\n"
+          "```python\nx = '$not math$'\n```\nafter $q$")
+    assert slides.math_spans(md) == ["\\(n\\)", "\\\\(m\\\\)", "$x$", "$$y$$", "\\[ z \\]",
+                                     "\\begin{align} a \\end{align}", "$q$"]
+    assert slides.single_backslash_math(md) == ["\\(n\\)", "\\[ z \\]"]
+    fixed = slides.math_for_slides(md)
+    assert fixed.startswith("A $n$, \\\\(m\\\\), $x$, $$y$$, $$ z $$, `$code$`") and "'$not math$'" in fixed
+    assert slides.math_spans(fixed) == ["$n$", "\\\\(m\\\\)", "$x$", "$$y$$", "$$ z $$",
+                                        "\\begin{align} a \\end{align}", "$q$"]
+    # a formula broken over lines goes on one line (else "+ 1" at a line start becomes a list in nbconvert);
+    # a formula never spans a blank line
+    assert slides.math_for_slides("size $\\lfloor n/2 \\rfloor\n+ 1$ here") == "size $\\lfloor n/2 \\rfloor + 1$ here"
+    assert slides.math_spans("costs $5\n\nand $6") == []
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -179,7 +214,35 @@ def test_index_lists_decks_in_course_order(tmp_path):
     assert links == [("01_convolutions.slides.html", "Title &lt;01_convolutions&gt;"),
                      ("02_pooling.slides.html", "Title &lt;02_pooling&gt;"), ("extra.slides.html", "Title &lt;extra&gt;")]
     assert "9 slides" in page and "speaker notes" in page
+    numbered = slides.Deck(tmp_path / "03_pooling.ipynb", tmp_path / "03_pooling.slides.html", "03 · Pooling", 12)
+    page = slides.write_index([numbered], tmp_path).read_text(encoding="utf-8")
+    assert '<span class="num">03</span><a href="03_pooling.slides.html">Pooling</a>' in page
     assert slides.network_references(page) == []
+
+
+def test_remove_input_and_output_tags(tmp_path):
+    code = nbformat.v4.new_code_cell("print('SOURCE-SENTINEL')", metadata={"tags": ["remove-input"]})
+    code.outputs = [nbformat.v4.new_output("stream", name="stdout", text="OUTPUT-SENTINEL\n")]
+    other = nbformat.v4.new_code_cell("x = 'CODE-ONLY-SENTINEL'", metadata={"tags": ["remove-output"]})
+    other.outputs = [nbformat.v4.new_output("stream", name="stdout", text="HIDDEN-OUTPUT-SENTINEL\n")]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Tags"), code, other])
+    path = tmp_path / "tags.ipynb"
+    nbformat.write(nb, path)
+    page = slides.build_deck(path, tmp_path / "out", cdn=True).html.read_text(encoding="utf-8")
+    assert "OUTPUT-SENTINEL" in page and "SOURCE-SENTINEL" not in page
+    assert "CODE-ONLY-SENTINEL" in page and "HIDDEN-OUTPUT-SENTINEL" not in page
+
+
+def test_vendor_is_reused_without_fetching(tmp_path, monkeypatch):
+    for pkg in slides.PACKAGES:
+        (tmp_path / pkg.folder).mkdir()
+        (tmp_path / pkg.folder / ".course-vendor").write_text(pkg.spec + "\n")
+
+    def no_fetch(spec, dest):
+        raise AssertionError(f"fetched {spec} although it is vendored")
+
+    monkeypatch.setattr(slides, "_npm_pack", no_fetch)
+    assert slides.ensure_vendor(tmp_path, quiet=True) == tmp_path
 
 
 def test_cli_reports_a_clear_error_without_notebooks(tmp_path, capsys, monkeypatch):
@@ -301,8 +364,7 @@ JS_INSPECT = r"""(() => {
   const skip = new Set(['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEXTAREA', 'PRE', 'CODE', 'ANNOTATION']);
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {acceptNode(node) {
     for (let e = node.parentElement; e && e !== root; e = e.parentElement) {
-      if (skip.has(e.tagName) || e.classList.contains('MathJax_Preview') || e.classList.contains('notes'))
-        return NodeFilter.FILTER_REJECT;
+      if (skip.has(e.tagName) || e.classList.contains('MathJax_Preview')) return NodeFilter.FILTER_REJECT;
     }
     return NodeFilter.FILTER_ACCEPT;
   }});
@@ -313,7 +375,9 @@ JS_INSPECT = r"""(() => {
   }
   const slides = Reveal.getSlides();
   const formula = slides.find(s => s.querySelector('.MathJax_CHTML, .MathJax_Display, mjx-container'));
-  const tall = slides.filter(s => s.scrollHeight > s.clientHeight + 4).map(s => Reveal.getIndices(s));
+  Reveal.configure({viewDistance: 1000});  // lay out every slide, so that its height can be measured
+  const tall = slides.map((s, i) => [i + 1, s.scrollHeight, s.clientHeight])
+    .filter(([, scroll, client]) => scroll > client + 4).map(([i, scroll]) => `slide ${i}: ${scroll}px`);
   return {
     total: Reveal.getTotalSlides(),
     leaves: slides.length,
@@ -382,14 +446,17 @@ def _screenshot(b: Browser, session: str, name: str, clip: dict | None = None) -
 def _failures(b: Browser, session: str) -> list[str]:
     """Failed or network requests, script errors and console errors seen by this page."""
     out = []
+    urls = {}
     for ev in b.events:
         if ev.get("sessionId") != session:
             continue
         m, p = ev["method"], ev.get("params", {})
-        if m == "Network.requestWillBeSent" and not p["request"]["url"].startswith(LOCAL_SCHEMES):
-            out.append(f"network request: {p['request']['url']}")
+        if m == "Network.requestWillBeSent":
+            urls[p["requestId"]] = p["request"]["url"]
+            if not p["request"]["url"].startswith(LOCAL_SCHEMES):
+                out.append(f"network request: {p['request']['url']}")
         elif m == "Network.loadingFailed":
-            out.append(f"failed load: {p.get('errorText')} ({p.get('blockedReason') or p.get('type')})")
+            out.append(f"failed load: {urls.get(p['requestId'], '?')}: {p.get('errorText')} ({p.get('type')})")
         elif m == "Network.responseReceived" and p["response"].get("status", 200) >= 400:
             out.append(f"HTTP {p['response']['status']}: {p['response']['url']}")
         elif m == "Runtime.exceptionThrown":
@@ -400,6 +467,29 @@ def _failures(b: Browser, session: str) -> list[str]:
         elif m == "Runtime.consoleAPICalled" and p["type"] == "error":
             out.append(f"console.error: {[a.get('value', a.get('description')) for a in p['args']]}")
     return out
+
+
+def test_browser_reports_network_and_missing_files(browser, tmp_path):
+    """The check itself: a page asking for the network or a missing file must show up as failures, quickly."""
+    page = tmp_path / "bad.html"
+    page.write_text('<html><body><script src="https://cdn.example.com/x.js"></script>'
+                    '<img src="missing.png"><img src="http://192.0.2.1/y.png"></body></html>')
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Network", "Runtime", "Log"):
+            browser.send(f"{domain}.enable", {}, session)
+        start = time.monotonic()
+        browser.send("Page.navigate", {"url": page.as_uri()}, session)
+        browser.wait_event("Page.loadEventFired", session, timeout=20)
+        assert time.monotonic() - start < 15, "network requests should fail at once"
+        failures = "\n".join(_failures(browser, session))
+        assert "network request: https://cdn.example.com/x.js" in failures
+        assert "network request: http://192.0.2.1/y.png" in failures
+        assert re.search(r"failed load: file://\S+/missing.png: net::ERR_FILE_NOT_FOUND", failures), failures
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.events = [e for e in browser.events if e.get("sessionId") != session]
 
 
 DECKS = [*COURSE, FIXTURE]
@@ -428,10 +518,14 @@ def test_deck_renders_offline_in_chromium(path, browser, built_decks):
         assert not info["raw"], f"math left untypeset: {info['raw']}"
         assert info["mathErrors"] == 0, "MathJax reported TeX errors"
         assert info["brokenImages"] == 0, f"{info['brokenImages']} of {info['images']} images did not load"
+        math = expected_math(nbformat.read(path, as_version=4))
+        assert info["math"] >= math, f"MathJax typeset {info['math']} formulas, the notebook has {math}"
         if path == FIXTURE:
-            assert info["math"] >= 6 and info["images"] == 1 and info["formula"] == {"h": 2, "v": 0, "f": None} | {
-                k: v for k, v in info["formula"].items() if k == "f"}
+            assert info["math"] == math and info["images"] == 1 and info["formula"]["h"] == 2
             assert not info["tall"], f"fixture slides overflow: {info['tall']}"
+        elif info["tall"]:  # content for the notebook's author, not a broken deck: the slide scrolls
+            warnings.warn(f"{deck.html.name}: taller than the {slides.HEIGHT}px slide, it scrolls: "
+                          f"{', '.join(info['tall'])}", stacklevel=1)
 
         # screenshots: the title slide, and the first slide with a formula (the formula itself must be drawn)
         browser.evaluate(session, JS_PREPARE_SHOTS)
@@ -457,3 +551,41 @@ def test_deck_renders_offline_in_chromium(path, browser, built_decks):
     finally:
         browser.send("Target.closeTarget", {"targetId": target})
         browser.events = [e for e in browser.events if e.get("sessionId") != session]
+
+
+def test_speaker_view_opens_with_the_notes(browser, built_decks):
+    """Pressing S opens reveal.js's speaker view (from file://, offline) showing the `notes` cells' text."""
+    deck = built_decks[FIXTURE.stem]
+    browser.send("Target.setDiscoverTargets", {"discover": True})
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    popup = None
+    try:
+        for domain in ("Page", "Runtime"):
+            browser.send(f"{domain}.enable", {}, session)
+        browser.send("Page.navigate", {"url": deck.html.resolve().as_uri()}, session)
+        browser.wait_event("Page.loadEventFired", session)
+        assert browser.evaluate(session, JS_SETTLED)
+        key = {"key": "s", "code": "KeyS", "windowsVirtualKeyCode": 83}
+        browser.send("Input.dispatchKeyEvent", {"type": "keyDown", "text": "s", **key}, session)
+        browser.send("Input.dispatchKeyEvent", {"type": "keyUp", **key}, session)
+        deadline = time.monotonic() + 15
+        while popup is None and time.monotonic() < deadline:
+            browser.send("Target.getTargets")  # a round trip: collects the events that arrived meanwhile
+            popup = next((e["params"]["targetInfo"]["targetId"] for e in browser.events
+                          if e["method"] == "Target.targetCreated"
+                          and e["params"]["targetInfo"].get("openerId") == target), None)
+            time.sleep(0.1)
+        assert popup, "pressing S opened no speaker view"
+        view = browser.send("Target.attachToTarget", {"targetId": popup, "flatten": True})["sessionId"]
+        notes = browser.evaluate(view, """new Promise(resolve => { const t0 = Date.now(); (function poll() {
+            const n = document.querySelector('.speaker-controls-notes .value');
+            if ((n && n.textContent.trim()) || Date.now() - t0 > 10000) resolve(n ? n.textContent : null);
+            else setTimeout(poll, 50); })(); })""")
+        assert notes and "FIXTURE-NOTES-SENTINEL" in notes
+    finally:
+        if popup:
+            browser.send("Target.closeTarget", {"targetId": popup})
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.send("Target.setDiscoverTargets", {"discover": False})
+        browser.events.clear()

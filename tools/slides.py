@@ -1,0 +1,617 @@
+"""Build the lecture decks: one reveal.js deck per course notebook, plus `slides/index.html`.
+
+    python -m tools.slides [--cdn] [--out slides] [--vendor DIR] [NOTEBOOK ...]
+
+Each deck comes from nbconvert's reveal exporter, driven by every cell's `metadata.slideshow.slide_type`
+(`slide`, `subslide`, `fragment`, `-`, `skip`, `notes`). By default the decks work offline from `file://`:
+reveal.js and MathJax 2 are fetched once from the npm registry (`npm pack`) into `<out>/vendor/` (not committed,
+reused when present) and the decks point at them with relative paths; nbconvert's other network references
+(jQuery, require.js, mermaid, widget manager, CDN fonts) are left out of the template, and the build refuses to
+write an offline deck that still names a network address. `--cdn` writes decks that load reveal.js and MathJax
+from a CDN instead (for hosting; nothing is fetched at build time).
+
+Cells tagged `remove-input` (or `hide-input`) show only their output on the slide, `remove-output` (or
+`hide-output`) only their code; the notebook itself is unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+
+try:  # `python -m tools.slides` from the repository root, or `python tools/slides.py`
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+except ImportError:  # pragma: no cover
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+
+# Pinned so that every build (and CI) gets the same files. reveal.js 6 moved the notes plugin, which breaks
+# nbconvert's template; MathJax 3 has a different configuration API than the one nbconvert's template uses.
+REVEAL_VERSION = "5.2.1"
+MATHJAX_VERSION = "2.7.7"
+MATHJAX_CONFIG = "TeX-AMS_CHTML-full,Safe"
+CDN = "https://cdn.jsdelivr.net/npm"
+
+DEFAULT_OUT = ROOT / "slides"
+SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+SLIDE_BOUNDS = (8, 25)  # what a course deck should have (slides + subslides)
+THEME = "white"  # reveal.js theme with bundled fonts (some themes import web fonts)
+WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
+
+_STAMP = ".course-vendor"
+# MathJax 2 ships 60 MB; the decks use the TeX input and CommonHTML output with TeX fonts only.
+_MATHJAX_PRUNE = ("unpacked", "test", "docs")
+_MATHJAX_FONT_DIRS = ("fonts/HTML-CSS", "jax/output/HTML-CSS/fonts", "jax/output/SVG/fonts")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Notebook side: slide structure and titles
+# --------------------------------------------------------------------------------------------------------------
+
+
+def slide_type(cell: nbformat.NotebookNode) -> str:
+    """The cell's slide type as nbconvert reads it (missing metadata means `-`)."""
+    return (cell.metadata.get("slideshow") or {}).get("slide_type", "-")
+
+
+def count_slides(nb: nbformat.NotebookNode) -> int:
+    """Slides in the deck (horizontal slides + subslides), computed as nbconvert's reveal exporter will lay it out.
+
+    The first visible cell always opens a slide, whatever its type; after it, every `slide` and `subslide` cell
+    opens one.
+    """
+    types = [slide_type(c) for c in nb.cells]
+    visible = [i for i, t in enumerate(types) if t not in ("skip", "notes")]
+    if not visible:
+        return 0
+    return 1 + sum(t in ("slide", "subslide") for t in types[visible[0] + 1 :])
+
+
+def _plain(markdown: str) -> str:
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)  # links -> their text
+    text = re.sub(r"[*_`]+", "", text)
+    return " ".join(text.split())
+
+
+def deck_title(nb: nbformat.NotebookNode, fallback: str = "") -> str:
+    """The notebook's first markdown heading, as plain text (the index page and the browser tab show it)."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            m = re.match(r"\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", line)
+            if m:
+                return _plain(m.group(1))
+    return fallback
+
+
+def deck_name(notebook: Path) -> str:
+    return f"{notebook.stem}.slides.html"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Math in markdown cells
+# --------------------------------------------------------------------------------------------------------------
+
+# The math delimiters nbconvert's markdown parser knows, in its order, plus the single-backslash LaTeX forms
+# \(..\) and \[..\], which it (like JupyterLab's markdown) reads as escaped brackets and prints as plain "(n)".
+_BODY = r"(?:(?!\n[ \t]*\n).)+?"  # a formula never spans a blank line (neither JupyterLab nor nbconvert allow it)
+_MATH = re.compile(
+    rf"(?P<dd>(?<!\\)\$\${_BODY}(?<!\\)\$\$)"
+    rf"|(?P<bb>(?<!\\)\\\\\[{_BODY}(?<!\\)\\\\\])"
+    rf"|(?P<b>(?<!\\)\\\[{_BODY}(?<!\\)\\\])"
+    rf"|(?P<d>(?<![$\\])\${_BODY}(?<![$\\])\$)"
+    rf"|(?P<pp>(?<!\\)\\\\\({_BODY}(?<!\\)\\\\\))"
+    rf"|(?P<p>(?<!\\)\\\({_BODY}(?<!\\)\\\))"
+    r"|(?P<env>\\begin\{(?P<name>[a-z]*\*?)\}.*?\\end\{(?P=name)\})",
+    re.S,
+)
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(?<!\\)(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
+
+
+def _split_code(markdown: str) -> list[tuple[bool, str]]:
+    """The markdown as (is_code, text) pieces: fenced code blocks and inline code spans hold no math."""
+    pieces: list[tuple[bool, str]] = []
+    buf: list[str] = []
+    fence = ""
+    for line in markdown.splitlines(keepends=True):
+        m = _FENCE.match(line)
+        if not fence and m:
+            pieces.append((False, "".join(buf)))
+            buf, fence = [line], m.group(1)
+        elif fence:
+            buf.append(line)
+            if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line[m.end():].strip():
+                pieces.append((True, "".join(buf)))
+                buf, fence = [], ""
+        else:
+            buf.append(line)
+    pieces.append((bool(fence), "".join(buf)))
+    out: list[tuple[bool, str]] = []
+    for is_code, text in pieces:
+        if is_code:
+            out.append((True, text))
+            continue
+        pos = 0
+        for m in _CODE_SPAN.finditer(text):
+            out += [(False, text[pos : m.start()]), (True, m.group(0))]
+            pos = m.end()
+        out.append((False, text[pos:]))
+    return [(c, t) for c, t in out if t]
+
+
+def math_spans(markdown: str) -> list[str]:
+    """Every formula in a markdown cell (outside code), as written: `$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`, and
+    `\\begin{env}..\\end{env}`; MathJax typesets each as one element."""
+    return [m.group(0) for is_code, text in _split_code(markdown) if not is_code for m in _MATH.finditer(text)]
+
+
+def single_backslash_math(markdown: str) -> list[str]:
+    """Formulas delimited by `\\(..\\)` or `\\[..\\]` with ONE backslash: markdown (JupyterLab's too) reads them as
+    escaped brackets and shows "(n)". Write `$..$`/`$$..$$` (or double the backslash) instead."""
+    return [
+        m.group(0)
+        for is_code, text in _split_code(markdown)
+        if not is_code
+        for m in _MATH.finditer(text)
+        if m.group("p") or m.group("b")
+    ]
+
+
+def math_for_slides(markdown: str) -> str:
+    """The cell's markdown as nbconvert should see it: single-backslash `\\(..\\)`/`\\[..\\]` turned into
+    `$..$`/`$$..$$`, and every formula on one line, so the deck shows the formula the author meant."""
+
+    def fix(m: re.Match) -> str:
+        tex = m.group(0)
+        if m.group("p"):
+            tex = "$" + tex[2:-2] + "$"
+        elif m.group("b"):
+            tex = "$$" + tex[2:-2] + "$$"
+        # JupyterLab hides formulas from the markdown parser; nbconvert does not, so a formula broken over lines
+        # whose next line starts with "+ " or "1. " turns into a list. TeX reads a newline as a space anyway.
+        if not re.search(r"(?<!\\)%", tex):
+            tex = re.sub(r"[ \t]*\n[ \t]*", " ", tex)
+        return tex
+
+    return "".join(text if is_code else _MATH.sub(fix, text) for is_code, text in _split_code(markdown))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Vendored reveal.js and MathJax (offline decks)
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VendorPackage:
+    name: str  # npm package name
+    version: str
+    folder: str  # folder under the vendor directory
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+REVEAL = VendorPackage("reveal.js", REVEAL_VERSION, "reveal.js")
+MATHJAX = VendorPackage("mathjax", MATHJAX_VERSION, "mathjax")
+PACKAGES = (REVEAL, MATHJAX)
+
+
+def _is_vendored(vendor: Path, pkg: VendorPackage) -> bool:
+    stamp = vendor / pkg.folder / _STAMP
+    return stamp.is_file() and stamp.read_text().strip() == pkg.spec
+
+
+def _prune_mathjax(root: Path) -> None:
+    for name in _MATHJAX_PRUNE:
+        shutil.rmtree(root / name, ignore_errors=True)
+    for fonts in _MATHJAX_FONT_DIRS:
+        folder = root / fonts
+        if folder.is_dir():
+            for sub in folder.iterdir():
+                if sub.is_dir() and sub.name != "TeX":
+                    shutil.rmtree(sub)
+
+
+def _npm_pack(spec: str, dest: Path) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            "npm is needed once to fetch reveal.js and MathJax for offline decks (Debian: apt-get install npm); "
+            "or build CDN-linked decks with --cdn"
+        )
+    proc = subprocess.run(
+        [npm, "pack", spec, "--pack-destination", str(dest), "--json", "--silent"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"`npm pack {spec}` failed (is the npm registry reachable?):\n{proc.stderr.strip()}")
+    tarballs = sorted(dest.glob("*.tgz"))
+    if not tarballs:
+        filename = json.loads(proc.stdout)[0]["filename"]
+        tarballs = [dest / filename]
+    return tarballs[0]
+
+
+def _extract(tarball: Path, dest: Path) -> None:
+    with tarfile.open(tarball) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:  # pragma: no cover - Python without the extraction filters
+            tar.extractall(dest)  # noqa: S202 - a registry tarball, names checked by npm
+
+
+def ensure_vendor(vendor: Path, *, quiet: bool = False) -> Path:
+    """Make sure `vendor/` holds the pinned reveal.js and MathJax (fetching them with `npm pack` if not)."""
+    vendor.mkdir(parents=True, exist_ok=True)
+    for pkg in PACKAGES:
+        if _is_vendored(vendor, pkg):
+            continue
+        if not quiet:
+            print(f"fetching {pkg.spec} from the npm registry into {vendor}", flush=True)
+        with tempfile.TemporaryDirectory(dir=vendor, prefix=".fetch-") as tmp:
+            tmp_path = Path(tmp)
+            tarball = _npm_pack(pkg.spec, tmp_path)
+            _extract(tarball, tmp_path / "x")
+            unpacked = tmp_path / "x" / "package"
+            if pkg is MATHJAX:
+                _prune_mathjax(unpacked)
+            (unpacked / _STAMP).write_text(pkg.spec + "\n")
+            target = vendor / pkg.folder
+            shutil.rmtree(target, ignore_errors=True)
+            unpacked.rename(target)
+    return vendor
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The deck template (nbconvert's reveal template with the network references taken out)
+# --------------------------------------------------------------------------------------------------------------
+
+_CSS = """
+/* course decks: readable code on a projector, figures that fit, slides that scroll instead of overflowing */
+:root {
+  --jp-content-font-size1: 26px;
+  --jp-ui-font-size1: 22px;
+  --jp-code-font-size: 19px;
+  --jp-code-line-height: 1.35;
+  --jp-cell-prompt-width: 0px;
+  --jp-content-font-family: "Source Sans Pro", Helvetica, Arial, sans-serif;
+}
+.reveal { font-size: 26px; }
+.reveal .slides { text-align: left; }
+.reveal .slides section section { max-height: __HEIGHT__px; overflow-y: auto; overflow-x: hidden; }
+.reveal .slides section section.present { padding: 0 8px; box-sizing: border-box; }
+.reveal h1 { font-size: 58px; line-height: 1.15; margin-bottom: 0.5em; }
+.reveal h2 { font-size: 44px; line-height: 1.2; margin-bottom: 0.5em; }
+.reveal h3 { font-size: 34px; margin-bottom: 0.4em; }
+.reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
+.reveal .jp-RenderedHTMLCommon { font-size: var(--jp-content-font-size1); line-height: 1.4; }
+.reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li { font-size: inherit; }
+.reveal .jp-RenderedHTMLCommon table { font-size: 22px; }
+.reveal .jp-InputArea-editor { border: 1px solid #d0d7de; border-radius: 4px; background: #f6f8fa; }
+.reveal div.highlight > pre, .reveal .jp-OutputArea-output > pre {
+  font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); width: 100%; overflow-x: auto;
+}
+.reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; }
+.reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
+.reveal .slide-number { font-size: 18px; background: rgba(0, 0, 0, 0.45); }
+.reveal mjx-container, .reveal .MathJax_CHTML { font-size: 110%; }
+""".replace("__HEIGHT__", str(HEIGHT)).replace("__IMG__", str(int(HEIGHT * 0.78)))
+
+_TEMPLATE = r"""
+{%- extends 'index.html.j2' -%}
+
+{#- no jQuery, require.js or mermaid: the decks need none of them, and they are network references -#}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+
+{%- block body_header -%}
+<style type="text/css">
+{{ resources.course_css }}
+</style>
+{{ super() }}
+{%- endblock body_header -%}
+
+{% block footer_js %}
+<script src="{{ resources.reveal.url_prefix }}/dist/reveal.js"></script>
+<script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
+<script>
+(function () {
+  function rerenderMath() {
+    // MathJax measured hidden slides at width 0; typeset the current one again now that it is visible
+    if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) {
+      MathJax.Hub.Queue(["Rerender", MathJax.Hub, Reveal.getCurrentSlide()]);
+    }
+  }
+  Reveal.initialize({
+    controls: true,
+    progress: true,
+    hash: true,
+    center: true,
+    slideNumber: "{{ resources.reveal.number }}",
+    showSlideNumber: "all",
+    transition: "{{ resources.reveal.transition }}",
+    width: {{ resources.reveal.width }},
+    height: {{ resources.reveal.height }},
+    margin: 0.04,
+    plugins: [RevealNotes]
+  });
+  Reveal.on("slidechanged", rerenderMath);
+})();
+</script>
+{% endblock footer_js %}
+"""
+
+_TEMPLATE_NAME = "course_slides.html.j2"
+
+
+def _exporter(reveal_prefix: str, mathjax_url: str):
+    from jinja2 import DictLoader
+    from nbconvert import SlidesExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.SlidesExporter.reveal_url_prefix = reveal_prefix
+    c.SlidesExporter.reveal_theme = THEME
+    c.SlidesExporter.reveal_transition = "slide"
+    c.SlidesExporter.reveal_number = "c/t"
+    c.SlidesExporter.reveal_width = str(WIDTH)
+    c.SlidesExporter.reveal_height = str(HEIGHT)
+    c.SlidesExporter.mathjax_url = mathjax_url
+    c.SlidesExporter.exclude_input_prompt = True
+    c.SlidesExporter.exclude_output_prompt = True
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_input_tags = {"remove-input", "hide-input"}
+    c.TagRemovePreprocessor.remove_all_outputs_tags = {"remove-output", "hide-output"}
+    exporter = SlidesExporter(
+        config=c,
+        extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],
+        template_file=_TEMPLATE_NAME,
+    )
+    # the "missing alt text" warning fires for every matplotlib figure; nothing in a notebook can set it
+    exporter.log.setLevel(logging.ERROR)
+    return exporter
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Network references left in a deck
+# --------------------------------------------------------------------------------------------------------------
+
+_REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)  # http://, https://, ws://, //host
+_LOADING_ATTRS = {"src", "href", "data", "poster", "srcset", "action"}
+_CSS_REMOTE = re.compile(r"""(?:url\(\s*['"]?|@import\s+['"])\s*((?:[a-z][a-z0-9+.-]*:)?//[^'")\s]+)""", re.I)
+_JS_REMOTE = re.compile(r"""(?:import\s*(?:[^'";]*?\bfrom\s*)?|import\(\s*|src\s*=\s*)['"]((?:https?:)?//[^'"]+)""", re.I)
+
+
+class _RefParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.refs: list[str] = []
+        self._tag = ""
+
+    def handle_starttag(self, tag, attrs):
+        self._tag = tag
+        for name, value in attrs:
+            if value is None:
+                continue
+            if name == "style":
+                self.refs += _CSS_REMOTE.findall(value)
+            # a plain link (<a href>) is followed only when someone clicks it; everything else loads by itself
+            if tag != "a" and name in _LOADING_ATTRS and _REMOTE.match(value):
+                self.refs.append(value)
+
+    def handle_endtag(self, tag):
+        self._tag = ""
+
+    def handle_data(self, data):
+        if self._tag == "style":
+            self.refs += _CSS_REMOTE.findall(data)
+        elif self._tag == "script":
+            self.refs += _JS_REMOTE.findall(data)
+
+
+def network_references(page: str) -> list[str]:
+    """Addresses that a page would load from the network by itself (scripts, styles, fonts, images, imports)."""
+    parser = _RefParser()
+    parser.feed(page)
+    parser.close()
+    return sorted(set(parser.refs))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Building decks and the index page
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deck:
+    notebook: Path
+    html: Path
+    title: str
+    slides: int
+
+
+def _urls(out: Path, vendor: Path, cdn: bool) -> tuple[str, str]:
+    if cdn:
+        reveal = f"{CDN}/{REVEAL.spec}"
+        mathjax = f"{CDN}/{MATHJAX.spec}/MathJax.js?config={MATHJAX_CONFIG}"
+    else:
+        rel = Path(os.path.relpath(vendor.resolve(), out.resolve())).as_posix()
+        reveal = f"{rel}/{REVEAL.folder}"
+        mathjax = f"{rel}/{MATHJAX.folder}/MathJax.js?config={MATHJAX_CONFIG}"
+    return reveal, mathjax
+
+
+def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | None = None) -> Deck:
+    """Write `<out>/<notebook stem>.slides.html` and return what the index page needs about it."""
+    out.mkdir(parents=True, exist_ok=True)
+    vendor = vendor if vendor is not None else out / "vendor"
+    nb = nbformat.read(notebook, as_version=4)
+    title = deck_title(nb, fallback=notebook.stem)
+    nb.metadata.pop("widgets", None)  # widget state would pull the widget manager from a CDN
+    nb.metadata["title"] = title
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = math_for_slides(cell.source)
+    reveal, mathjax = _urls(out, vendor, cdn)
+    exporter = _exporter(reveal, mathjax)
+    resources = {"metadata": {"name": notebook.stem, "path": str(notebook.parent)}, "course_css": _CSS}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    if not cdn:
+        remote = network_references(body)
+        if remote:
+            raise RuntimeError(f"{notebook.name}: the offline deck would load from the network: {remote}")
+    target = out / deck_name(notebook)
+    target.write_text(body, encoding="utf-8")
+    return Deck(notebook, target, title, count_slides(nb))
+
+
+_INDEX = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{heading}</title>
+<style>
+  body {{ font-family: "Source Sans Pro", Helvetica, Arial, sans-serif; max-width: 52rem; margin: 3rem auto;
+         padding: 0 1.5rem; color: #222; line-height: 1.5; font-size: 1.15rem; }}
+  h1 {{ font-size: 2.2rem; margin-bottom: 0.2rem; }}
+  ol {{ padding-left: 0; list-style: none; counter-reset: none; }}
+  li {{ display: flex; align-items: baseline; gap: 0.8rem; padding: 0.6rem 0; border-bottom: 1px solid #e3e3e3; }}
+  .num {{ font-variant-numeric: tabular-nums; color: #888; min-width: 2rem; }}
+  a {{ color: #1a5fb4; text-decoration: none; font-weight: 600; }}
+  a:hover {{ text-decoration: underline; }}
+  .meta {{ color: #777; font-size: 0.95rem; margin-left: auto; white-space: nowrap; }}
+  .keys {{ color: #555; font-size: 1rem; }}
+  kbd {{ border: 1px solid #bbb; border-radius: 3px; padding: 0 0.3em; background: #f5f5f5; }}
+</style>
+</head>
+<body>
+<h1>{heading}</h1>
+<p class="keys">{mode}. Keys in a deck: <kbd>→</kbd>/<kbd>Space</kbd> next, <kbd>S</kbd> speaker notes,
+<kbd>F</kbd> full screen, <kbd>Esc</kbd> overview, <kbd>?</kbd> all shortcuts.</p>
+<ol>
+{items}
+</ol>
+</body>
+</html>
+"""
+
+
+def _number(stem: str) -> str:
+    m = re.match(r"(\d+)_", stem)
+    return m.group(1) if m else ""
+
+
+def _index_title(deck: Deck) -> str:
+    """The title without a leading "01 ·" when the index shows the number anyway."""
+    num = _number(deck.notebook.stem)
+    if num:
+        return re.sub(rf"^0*{int(num)}\s*[·.:\-–—]\s+", "", deck.title) or deck.title
+    return deck.title
+
+
+def write_index(decks: list[Deck], out: Path, *, cdn: bool = False) -> Path:
+    """`<out>/index.html`: the decks in course order, each with its title and slide count."""
+    items = "\n".join(
+        f'<li><span class="num">{html.escape(_number(d.notebook.stem))}</span>'
+        f'<a href="{html.escape(d.html.name)}">{html.escape(_index_title(d))}</a>'
+        f'<span class="meta">{d.slides} slides</span></li>'
+        for d in decks
+    )
+    mode = "Decks load reveal.js and MathJax from a CDN" if cdn else "These decks work offline, straight from the folder"
+    page = _INDEX.format(heading="Convolutional neural networks — lecture slides", items=items, mode=mode)
+    target = out / "index.html"
+    target.write_text(page, encoding="utf-8")
+    return target
+
+
+def _indexed_decks(built: list[Deck], out: Path) -> list[Deck]:
+    """Every course deck present in `out` (also from earlier builds) in course order, then any other built deck."""
+    decks: list[Deck] = []
+    by_html = {d.html.name: d for d in built}
+    for nb_path in course_notebooks():
+        name = deck_name(nb_path)
+        if name in by_html:
+            decks.append(by_html.pop(name))
+        elif (out / name).is_file():
+            nb = nbformat.read(nb_path, as_version=4)
+            decks.append(Deck(nb_path, out / name, deck_title(nb, nb_path.stem), count_slides(nb)))
+    decks += sorted(by_html.values(), key=lambda d: d.notebook.name)
+    return decks
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def build(
+    notebooks: list[Path] | None = None,
+    out: Path = DEFAULT_OUT,
+    *,
+    cdn: bool = False,
+    vendor: Path | None = None,
+    quiet: bool = False,
+) -> list[Deck]:
+    """Build decks for `notebooks` (default: every course notebook) into `out`, and the index page."""
+    notebooks = list(notebooks) if notebooks else course_notebooks()
+    if not notebooks:
+        raise RuntimeError(f"no notebooks to build (none given, and no NN_name.ipynb in {NOTEBOOKS})")
+    out = Path(out)
+    vendor = Path(vendor) if vendor is not None else out / "vendor"
+    if not cdn:
+        ensure_vendor(vendor, quiet=quiet)
+    built = []
+    for nb_path in notebooks:
+        deck = build_deck(Path(nb_path), out, cdn=cdn, vendor=vendor)
+        built.append(deck)
+        if not quiet:
+            lo, hi = SLIDE_BOUNDS
+            note = "" if lo <= deck.slides <= hi else f"  (outside {lo}-{hi})"
+            print(f"{_shown(deck.html)}: {deck.slides} slides — {deck.title}{note}", flush=True)
+    index = write_index(_indexed_decks(built, out), out, cdn=cdn)
+    if not quiet:
+        print(f"index: {_shown(index)}", flush=True)
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.slides", description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
+                        help="notebooks to build (default: every course notebook)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: slides/)")
+    parser.add_argument("--cdn", action="store_true", help="link reveal.js and MathJax from a CDN (for hosting)")
+    parser.add_argument("--vendor", type=Path, default=None,
+                        help="where reveal.js and MathJax are kept for offline decks (default: OUT/vendor)")
+    args = parser.parse_args(argv)
+    try:
+        build(args.notebooks, args.out, cdn=args.cdn, vendor=args.vendor)
+    except RuntimeError as exc:
+        print(f"slides: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
