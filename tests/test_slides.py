@@ -249,6 +249,8 @@ def test_cli_reports_a_clear_error_without_notebooks(tmp_path, capsys, monkeypat
     monkeypatch.setattr(slides, "course_notebooks", lambda folder=tmp_path: [])
     assert slides.main(["--out", str(tmp_path / "s"), "--cdn"]) == 1
     assert "no notebooks to build" in capsys.readouterr().err
+    assert slides.main(["--cdn", "--out", str(tmp_path / "s"), str(tmp_path / "nope.ipynb")]) == 1
+    assert "nope.ipynb: no such notebook" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -445,8 +445,18 @@ class CellResult:
         return self.status == "ok"
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def _error_text(content: dict) -> str:
+    """`AssertionError: message`; a bare failed assert is shown with its line (from the traceback)."""
     text = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip().rstrip(":")
+    if not content.get("evalue"):
+        for frame in reversed(content.get("traceback", [])):
+            m = re.findall(r"---->\s*\d+\s+(.*)", _ANSI.sub("", frame))
+            if m:
+                text += f" ({m[-1].strip()})"
+                break
     text = " ".join(text.split())
     return text if len(text) <= 90 else text[:87] + "..."
 

@@ -464,6 +464,8 @@ def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | N
     """Write `<out>/<notebook stem>.slides.html` and return what the index page needs about it."""
     out.mkdir(parents=True, exist_ok=True)
     vendor = vendor if vendor is not None else out / "vendor"
+    if not notebook.is_file():
+        raise RuntimeError(f"{notebook}: no such notebook")
     nb = nbformat.read(notebook, as_version=4)
     title = deck_title(nb, fallback=notebook.stem)
     nb.metadata.pop("widgets", None)  # widget state would pull the widget manager from a CDN
@@ -474,7 +476,10 @@ def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | N
     reveal, mathjax = _urls(out, vendor, cdn)
     exporter = _exporter(reveal, mathjax)
     resources = {"metadata": {"name": notebook.stem, "path": str(notebook.parent)}, "course_css": _CSS}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources=resources)
+    except ValueError as exc:  # e.g. every cell is `skip`
+        raise RuntimeError(f"{notebook.name}: {exc}") from exc
     if not cdn:
         remote = network_references(body)
         if remote:
