@@ -399,28 +399,31 @@ def prepare(returned: NotebookNode, instructor: NotebookNode, allow_edited: bool
         elif gid is not None:
             seen.add(gid)
     inst = {grade_id(c): c for c in instructor.cells if grade_id(c)}
-    mine = {grade_id(c): c for c in nb.cells if grade_id(c)}
+    mine = {grade_id(c): i for i, c in enumerate(nb.cells) if grade_id(c)}
     missing, edited = [], []
     for gid, icell in inst.items():
-        rcell = mine.get(gid)
-        if rcell is None:
+        if gid not in mine:
             if is_locked(icell) or is_auto_graded(icell):
                 missing.append(gid)
             continue
+        rcell = nb.cells[mine[gid]]
         if is_locked(icell):
             if rcell.cell_type != icell.cell_type:
                 edited.append(f"{gid}: cell type changed from {icell.cell_type} to {rcell.cell_type}")
-            elif _normalise(strip_hidden_tests(rcell.source)) != _normalise(strip_hidden_tests(icell.source)):
-                edited.append(f"{gid}: {_first_difference(strip_hidden_tests(rcell.source), strip_hidden_tests(icell.source))}")
-            rcell.cell_type = icell.cell_type
-            rcell.source = icell.source  # hidden tests restored
+            else:
+                got, want = strip_hidden_tests(rcell.source), strip_hidden_tests(icell.source)
+                if _normalise(got) != _normalise(want):
+                    edited.append(f"{gid}: {_first_difference(got, want)}")
+            cell_id = rcell.get("id")
+            rcell = nb.cells[mine[gid]] = copy.deepcopy(icell)  # the instructor's cell: hidden tests restored
+            if cell_id:
+                rcell["id"] = cell_id
             if rcell.cell_type == "code":
-                rcell.setdefault("outputs", [])
-                rcell.setdefault("execution_count", None)
+                rcell.outputs, rcell.execution_count = [], None
         rcell.metadata["nbgrader"] = copy.deepcopy(icell.metadata["nbgrader"])
-    for gid, rcell in mine.items():
+    for gid, index in mine.items():
         if gid not in inst:
-            rcell.metadata.pop("nbgrader", None)
+            nb.cells[index].metadata.pop("nbgrader", None)
             notes.append(f"{gid} is not an exercise cell of the instructor version; it runs ungraded")
     if missing:
         raise HomeworkError("graded cells are missing from the returned notebook (deleted?): " + ", ".join(missing)
@@ -451,7 +454,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def _error_text(content: dict) -> str:
     """`AssertionError: message`; a bare failed assert is shown with its line (from the traceback)."""
     text = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}".strip().rstrip(":")
-    if not content.get("evalue"):
+    if content.get("ename") == "AssertionError" and not content.get("evalue"):
         for frame in reversed(content.get("traceback", [])):
             m = re.findall(r"---->\s*\d+\s+(.*)", _ANSI.sub("", frame))
             if m:
@@ -491,7 +494,8 @@ async def _run_cells(nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, s
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"the cell ran longer than {timeout} s", "traceback": []},
-        shutdown_kernel="immediate", record_timing=False, on_cell_executed=on_executed, resources={"metadata": {"path": str(cwd)}},
+        shutdown_kernel="immediate", record_timing=False, on_cell_executed=on_executed,
+        resources={"metadata": {"path": str(cwd)}},
     )
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     results: dict[int, CellResult] = {}
@@ -503,12 +507,16 @@ async def _run_cells(nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, s
                 results[i] = CellResult(i, grade_id(nb.cells[i]), "not run", "the kernel kept dying")
             break
         async with client.async_setup_kernel(env=env, stderr=subprocess.DEVNULL):
-            for i in succeeded:  # replay after a restart (results and outputs of the first run are kept)
-                original = nb.cells[i]
-                try:
-                    await client.async_execute_cell(copy.deepcopy(original), i)
-                finally:
-                    nb.cells[i] = original
+            try:
+                for i in succeeded:  # replay after a restart (results and outputs of the first run are kept)
+                    original = nb.cells[i]
+                    try:
+                        await client.async_execute_cell(copy.deepcopy(original), i)
+                    finally:
+                        nb.cells[i] = original
+            except (DeadKernelError, CellTimeoutError):
+                restarts += 1
+                continue
             while position < len(code):
                 i = code[position]
                 position += 1

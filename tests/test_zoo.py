@@ -1,0 +1,103 @@
+"""The zoo of notebook 06: reference parameter counts, native forward shapes, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_utils import count_macs, count_params, zoo
+
+REFERENCE_PARAMS = {
+    "lenet5": 61_750,
+    "alexnet": 46_764_746,
+    "vgg11": 128_806_154,
+    "vgg19": 139_610_058,
+    "mobilenet": 3_216_650,
+    "googlenet": 5_977_530,
+    "resnet18": 11_178_378,
+}
+
+
+def test_registry_lists_the_seven_networks() -> None:
+    assert set(zoo.ZOO) == set(REFERENCE_PARAMS)
+    for name, entry in zoo.ZOO.items():
+        assert entry.reference_params == REFERENCE_PARAMS[name]
+        assert entry.native_size == 32 and entry.pad == 2
+        assert entry.reference_size == (32 if name == "lenet5" else 224)
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_PARAMS))
+def test_reference_parameter_count(name: str) -> None:
+    model = zoo.build(name, native=False, device="meta")  # shapes only: no memory for VGG19's 140 M parameters
+    assert count_params(model) == REFERENCE_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_PARAMS))
+def test_reference_forward_shape_on_meta(name: str) -> None:
+    entry = zoo.ZOO[name]
+    model = entry.build(native=False, device="meta").eval()
+    out = model(torch.zeros((2, *entry.input_size(native=False)), device="meta"))
+    assert tuple(out.shape) == (2, 10)
+
+
+@pytest.mark.parametrize("name", list(REFERENCE_PARAMS))
+def test_native_forward_backward(name: str) -> None:
+    entry = zoo.ZOO[name]
+    torch.manual_seed(0)
+    model = entry.build(native=True)
+    x = torch.randn(4, *entry.input_size(native=True))
+    out = model(x)
+    assert out.shape == (4, 10)
+    out.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_native_differs_only_where_it_must() -> None:
+    """Global-average-pool networks are unchanged; AlexNet and VGG shrink their first linear layer only."""
+    for name, entry in zoo.ZOO.items():
+        native = count_params(entry.build(native=True, device="meta"))
+        if name in ("alexnet", "vgg11", "vgg19"):
+            flat_ref = 256 * 5 * 5 if name == "alexnet" else 512 * 7 * 7
+            flat_native = 256 if name == "alexnet" else 512
+            assert entry.reference_params - native == (flat_ref - flat_native) * 4096
+        else:
+            assert native == entry.reference_params
+
+
+def test_reference_macs() -> None:
+    """Multiply-accumulates at 224x224 (counted on the meta device) and their ratio to the native 32x32 run."""
+    resnet = zoo.build("resnet18", native=False, device="meta")
+    assert count_macs(resnet, (1, 224, 224)) == 1_734_890_496
+    fc = 512 * 10  # the classifier sees the pooled 512 features at any input size
+    assert 49 * (count_macs(resnet, (1, 32, 32)) - fc) + fc == 1_734_890_496  # every conv costs (224/32)^2 = 49x more
+    vgg19 = zoo.build("vgg19", native=False, device="meta")
+    assert count_macs(vgg19, (1, 224, 224)) == 19_570_204_672
+
+
+def test_other_channel_and_class_counts() -> None:
+    model = zoo.build("mobilenet", in_channels=3, num_classes=100)
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 100)
+
+
+def test_wrong_channel_count_is_a_clear_error() -> None:
+    model = zoo.build("resnet18")
+    with pytest.raises(ValueError, match=r"expects 1 input channel\(s\), got 3"):
+        model(torch.randn(2, 3, 32, 32))
+
+
+def test_wrong_size_is_a_clear_error() -> None:
+    model = zoo.build("vgg11", native=True)
+    with pytest.raises(ValueError, match=r"built for 32x32 images.*pad=2"):
+        model(torch.randn(2, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"built for 224x224"):
+        zoo.build("alexnet", native=False, device="meta")(torch.zeros(1, 1, 32, 32, device="meta"))
+
+
+def test_unbatched_input_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"unsqueeze\(0\)"):
+        zoo.build("lenet5")(torch.randn(1, 32, 32))
+
+
+def test_unknown_name() -> None:
+    with pytest.raises(KeyError, match="choose one of lenet5"):
+        zoo.build("vgg16")
