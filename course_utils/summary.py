@@ -46,11 +46,17 @@ def count_macs(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 
     return count_flops(model, input_size, batch_size) // 2
 
 
-def count_flops(model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1, backward: bool = False) -> int:
-    """FLOPs (2 per multiply-accumulate) of a forward pass, or of forward + backward with `backward=True`."""
+def count_flops(
+    model: nn.Module, input_size: tuple[int, ...], batch_size: int = 1, backward: bool = False, input_grad: bool = False
+) -> int:
+    """FLOPs (2 per multiply-accumulate) of a forward pass, or of forward + backward with `backward=True`.
+
+    A whole network's input (images) needs no gradient; set `input_grad=True` for a block inside a network, whose
+    backward pass also computes the gradient with respect to its input.
+    """
     was_training = model.training
     model.eval() if not backward else model.train()
-    x = torch.zeros((batch_size, *input_size), device=_device_of(model))
+    x = torch.zeros((batch_size, *input_size), device=_device_of(model), requires_grad=backward and input_grad)
     counter = FlopCounterMode(display=False)
     with counter, torch.random.fork_rng(devices=[]):
         if backward:
