@@ -64,8 +64,14 @@ def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
 
 
-def _run(cmd: list[str], env: dict[str, str] | None = None) -> int:
-    return subprocess.run(cmd, cwd=ROOT, env={**os.environ, **(env or {})}).returncode
+def _run(cmd: list[str], cwd: Path = ROOT) -> int:
+    return subprocess.run(cmd, cwd=cwd).returncode
+
+
+def _run_module(module: str, args: list[str]) -> int:
+    """Run `python -m module args` from the caller's folder, so relative paths in `args` mean what they say."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    return subprocess.run([sys.executable, "-m", module, *args], env=env).returncode
 
 
 def cmd_test(args: list[str]) -> int:
@@ -121,11 +127,11 @@ def dispatch(verb: str, args: list[str]) -> int:
     if verb == "lab":
         return cmd_lab(args)
     if verb in ("student", "grade"):
-        return _run([sys.executable, "-m", "tools.homework", verb, *args])
+        return _run_module("tools.homework", [verb, *args])
     if verb == "slides":
-        return _run([sys.executable, "-m", "tools.slides", *args])
+        return _run_module("tools.slides", args)
     if verb == "bench":
-        return _run([sys.executable, "-m", "benchmarks.train_speed", *args])
+        return _run_module("benchmarks.train_speed", args)
     raise AssertionError(verb)
 
 

@@ -23,8 +23,10 @@ apart from the steady epochs.
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import gc
+import inspect
 import os
 import platform
 import re
@@ -203,14 +205,16 @@ def classic_warmup(model: nn.Module, train: DataLoader, device: torch.device, st
     return time.perf_counter() - start
 
 
-def course_warmup(model: nn.Module, train: cu.DeviceLoader, device: torch.device, steps: int, compile: bool) -> float:
+def course_warmup(
+    model: nn.Module, train: cu.DeviceLoader, device: torch.device, steps: int, compile: bool, **fit_options: object
+) -> float:
     """Seconds of `steps` untimed `fit` steps on a throwaway copy of `model` (with `compile`, this compiles)."""
     if steps <= 0:
         return 0.0
     scratch = copy.deepcopy(model)
     sync(device)
     start = time.perf_counter()
-    cu.fit(scratch, train, None, epochs=1, max_steps=steps, compile=compile, device=device, progress=False)
+    cu.fit(scratch, train, None, epochs=1, max_steps=steps, compile=compile, device=device, progress=False, **fit_options)
     sync(device)
     return time.perf_counter() - start
 
@@ -221,7 +225,7 @@ class Row:
     """One loop's measurements for one model."""
 
     model: str
-    loop: str  # "classic" or "course"
+    loop: str  # "classic", or "course" followed by any fit options that differ from the defaults
     batch_size: int
     epochs: int
     train_images: int
@@ -305,9 +309,13 @@ def benchmark_model(
     warmup_steps: int = 5,
     threshold: float = 0.98,
     peak_tflops: float | None = None,
+    fit_options: dict[str, object] | None = None,
     log: Callable[[str], None] | None = print,
 ) -> tuple[Row, Row]:
-    """Train `name` with the classic loop and with `fit` (same initial weights, data, device and epochs)."""
+    """Train `name` with the classic loop and with `fit` (same initial weights, data, device and epochs).
+
+    `fit` runs with its defaults; `fit_options` (e.g. `{"amp": True}`) overrides some, and the row says so."""
+    fit_options = dict(fit_options or {})
     spec = MODELS[name]
     dev = torch.device(device) if device is not None else cu.get_device()
     peak, _ = device_peak(dev, peak_tflops)
@@ -337,15 +345,17 @@ def benchmark_model(
 
     # (b) the course loop: fit with its defaults on device-resident data
     loaders = cu.make_loaders(split.name, pad=spec.pad, train_size=train_size, test_size=test_size, device=dev,
-                              root=split.root if not cu.is_quick() else None)  # fmt: skip
+                              root=split.root)  # the very files the classic loaders read  # fmt: skip
     model = copy.deepcopy(initial)
-    warm = course_warmup(model, loaders.train, dev, warmup_steps, compile)
+    warm = course_warmup(model, loaders.train, dev, warmup_steps, compile, **fit_options)
     sync(dev)
     start = time.perf_counter()
-    hist = cu.fit(model, loaders.train, loaders.test, epochs=epochs, compile=compile, device=dev, progress=False)
+    hist = cu.fit(model, loaders.train, loaders.test, epochs=epochs, compile=compile, device=dev, progress=False,
+                  **fit_options)  # fmt: skip
     sync(dev)
     wall = time.perf_counter() - start
-    course = Row(spec.title + (" +compile" if compile else ""), "course", loaders.train.batch_size, epochs,
+    loop = " ".join(["course", *(f"{k}={v}" for k, v in fit_options.items())] + (["compile"] if compile else []))
+    course = Row(spec.title, loop, loaders.train.batch_size, epochs,
                  loaders.train.num_samples, warm, hist.seconds, max(0.0, wall - sum(hist.seconds)) / epochs,
                  hist.test_acc[-1], hist.time_to_accuracy(threshold), flops, peak, history=hist)  # fmt: skip
     course.speedup = classic.steady_s / course.steady_s
@@ -375,7 +385,7 @@ def table_rows(rows: Sequence[Row]) -> list[list[str]]:
         out.append([
             r.model, r.loop, str(r.batch_size), f"{r.warmup_s:.2f}", f"{r.first_s:.2f}", f"{r.steady_s:.2f}",
             f"{r.eval_s:.2f}", f"{r.images_per_s:,.0f}", f"{100 * r.test_acc:.2f} %",
-            f"**{r.speedup:.2f}×**" if r.loop == "course" else "1.00×",
+            f"**{r.speedup:.2f}×**" if r.loop != "classic" else "1.00×",
             "not reached" if r.time_to_acc is None else f"{r.time_to_acc:.2f} s",
             f"{r.flops_per_image / 1e9:.4f}", f"{r.tflops:.4f}",
             "—" if r.peak_fraction is None else f"{100 * r.peak_fraction:.2f} %",
@@ -482,7 +492,7 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
     """The markdown of one results section: heading, command, environment, table and per-model speed-ups."""
     human = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}[dataset]
     first = rows[0]
-    course = next(r for r in rows if r.loop == "course")
+    course = next(r for r in rows if r.loop != "classic")
     settings = course.history.settings if course.history else {}
     lines = [
         f"## {info['device']} · {human} ({info['mode']} mode) · {info['date']}",
@@ -532,6 +542,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     mode.add_argument("--quick", dest="quick", action="store_true", default=None, help="bundled mini dataset")
     mode.add_argument("--full", dest="quick", action="store_false", help="full dataset")
     p.add_argument("--compile", action="store_true", help="fit(..., compile=True) for the course loop")
+    p.add_argument("--fit", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one of fit's defaults, e.g. --fit amp=True --fit channels_last=True (repeatable)")
     p.add_argument("--threshold", type=float, default=None, help="test accuracy for time-to-accuracy (0.98 MNIST, 0.90 Fashion-MNIST)")
     p.add_argument("--warmup-steps", type=int, default=5, help="untimed steps before timing (default: %(default)s)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice, one per core)")
@@ -545,11 +557,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def parse_fit_options(items: Sequence[str]) -> dict[str, object]:
+    """`["amp=True", "lr=0.01"]` -> `{"amp": True, "lr": 0.01}` (values read as Python literals, else strings)."""
+    known = inspect.signature(cu.fit).parameters
+    options: dict[str, object] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known or key in ("model", "train", "test", "epochs", "compile", "device", "progress"):
+            raise ValueError(f"--fit {item!r}: use KEY=VALUE with KEY one of fit's options "
+                             f"(amp, channels_last, lr, optimizer, warmup, schedule, ...)")  # fmt: skip
+        try:
+            options[key] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key] = value.strip()
+    return options
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(raw)
     try:
         names = resolve_models(args.models)
+        fit_options = parse_fit_options(args.fit)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -577,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in names:
         rows += benchmark_model(name, split, epochs=epochs, train_size=args.train_size, test_size=args.test_size,
                                 device=dev, compile=args.compile, warmup_steps=args.warmup_steps, threshold=threshold,
-                                peak_tflops=peak, log=lambda m: print(m, flush=True))  # fmt: skip
+                                peak_tflops=peak, fit_options=fit_options, log=lambda m: print(m, flush=True))  # fmt: skip
     info = environment(dev)
     n_test = len(split.test_labels) if args.test_size is None else min(args.test_size, len(split.test_labels))
     info.update(mode=cu.mode_name(dev), date=date.today().isoformat(), data=split.source, test_images=f"{n_test:,}")
@@ -586,7 +616,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(body)
     if args.out != "-":
-        key = f"{info['device']} · {args.dataset} · {info['mode']}"
+        options = [f"{k}={v}" for k, v in fit_options.items()] + (["compile"] if args.compile else [])
+        key = " · ".join([info["device"], args.dataset, info["mode"], *options])
         write_section(Path(args.out), key, body)
         print(f"updated {args.out}")
     return 0
