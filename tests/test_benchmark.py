@@ -1,0 +1,75 @@
+"""The training-speed benchmark: its CLI runs and writes a complete table (a smoke test — no timing is asserted),
+and its RESULTS.md bookkeeping rewrites a device's section instead of piling sections up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import train_speed  # noqa: E402
+
+COLUMNS = ["model", "loop", "batch", "warm-up s", "epoch 1 s", "steady s/epoch", "CPU s/epoch", "eval s/epoch",
+           "images/s", "test acc", "speed-up", "time to 98 %", "GFLOP/image", "TFLOP/s", "% of peak"]  # fmt: skip
+
+
+def test_cli_writes_a_table_with_every_column(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--quick", "--models", "small_cnn", "--train-size", "256",
+           "--test-size", "500", "--epochs", "1", "--warmup-steps", "1", "--threshold", "0.98", "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "COURSE_QUICK": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = out.read_text()
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("| model |"))
+    assert [c.strip() for c in header.strip("|").split("|")] == COLUMNS
+    rows = [line for line in lines if line.startswith("| SmallCNN |")]
+    assert len(rows) == 2, "one row per loop"
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows]
+    assert [c[1] for c in cells] == ["classic", "course"]
+    assert all(len(c) == len(COLUMNS) for c in cells)
+    col = {name: i for i, name in enumerate(COLUMNS)}
+    assert cells[0][col["batch"]] == "64" and cells[0][col["speed-up"]] == "1.00×"
+    assert float(cells[1][col["speed-up"]].strip("*×")) > 0  # a number; its size depends on the machine
+    assert all(c[col["time to 98 %"]] == "not reached" or c[col["time to 98 %"]].endswith(" s") for c in cells)
+    assert cells[0][col["GFLOP/image"]] == cells[1][col["GFLOP/image"]] == "0.0016", "same FLOPs for both loops"
+    assert all(float(c[col["CPU s/epoch"]]) > 0 and c[col["% of peak"]] == "—" for c in cells)
+    for needle in ("- Command: `", "python -m benchmarks.train_speed --quick --models small_cnn", "- Device: cpu",
+                   "- Versions: Python", "torch ", "- Peak: no peak figure is used on CPU", "256 training images"):  # fmt: skip
+        assert needle in text, needle
+    assert "| SmallCNN |" in result.stdout, "the table is printed too"
+
+
+def test_results_file_keeps_one_section_per_key(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    train_speed.write_section(path, train_speed.PENDING_GPU, "## GPU: pending\n")
+    train_speed.write_section(path, "cpu (x86_64) · mnist · quick", "## CPU run 1\n")
+    train_speed.write_section(path, "cpu (x86_64) · mnist · quick", "## CPU run 2\n")
+    text = path.read_text()
+    assert text.startswith("# Training speed")
+    assert "CPU run 1" not in text and text.count("CPU run 2") == 1 and "GPU: pending" in text
+    train_speed.write_section(path, "cuda (NVIDIA H100 80GB HBM3) · fashion-mnist · full", "## H100\n")
+    text = path.read_text()
+    assert "GPU: pending" not in text, "a real GPU section replaces the placeholder"
+    assert text.index("CPU run 2") < text.index("## H100")
+
+
+def test_model_names_and_fit_options():
+    assert train_speed.resolve_models("inception, small_cnn,inception") == ["inception", "small_cnn"]
+    assert "resnet18_biased" in train_speed.resolve_models("zoo")
+    assert train_speed.resolve_models("zoo:resnet18") == ["resnet18_biased"]
+    assert train_speed.MODELS["resnet18"].input_size == (1, 32, 32), "ResNet18 runs on 28x28 digits padded by 2"
+    with pytest.raises(ValueError, match="unknown model 'lenet'"):
+        train_speed.resolve_models("lenet")
+    assert train_speed.parse_fit_options(["amp=True", "lr=0.01", "optimizer=sgd"]) == {
+        "amp": True, "lr": 0.01, "optimizer": "sgd"}  # fmt: skip
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        train_speed.parse_fit_options(["ampp=True"])
