@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
@@ -27,6 +28,7 @@ def plot_history(histories: Mapping[str, History], title: str | None = None) -> 
             ax_loss.plot(epochs, h.val_loss, ":^", color=color, label=f"{name} val")
             ax_acc.plot(epochs, h.val_acc, ":^", color=color, label=f"{name} val")
     for ax, label in ((ax_loss, "cross-entropy loss"), (ax_acc, "accuracy")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -104,7 +106,7 @@ def feature_maps(model: nn.Module, layer: nn.Module, image: torch.Tensor) -> tor
     return captured[0][0].float().cpu()
 
 
-def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.3) -> Figure:
+def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.8) -> Figure:
     """Show each channel of a (C, H, W) tensor as its own small image."""
     c = maps.shape[0]
     nrows = -(-c // ncols)
@@ -120,7 +122,7 @@ def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = No
     return fig
 
 
-def plot_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.1) -> Figure:
+def plot_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.6) -> Figure:
     """Show conv kernels (c_out, c_in, k, k): the first input channel of each, on a symmetric colour scale."""
     w = weight.detach().float().cpu()[:, 0]
     lim = float(w.abs().max())
