@@ -2,8 +2,8 @@
 
 Run from the repository root (or `python course.py bench ...`, which runs exactly this module):
 
-    python -m benchmarks.train_speed --quick --models small_cnn,inception,simple_resnet --epochs 1   # 2-core CPU
-    python -m benchmarks.train_speed --full --dataset fashion-mnist --epochs 5                         # a GPU
+    python -m benchmarks.train_speed --quick --models small_cnn,inception,simple_resnet --epochs 3 --threshold 0.9
+    python -m benchmarks.train_speed --full --dataset fashion-mnist --epochs 5 [--data-root DIR] [--compile]  # GPU
 
 For every model it trains two copies of the same initial weights:
 
@@ -490,16 +490,17 @@ images and for the same number of epochs, once per loop:
 
 Columns: **warm-up s** — a few untimed steps on a throwaway copy of the model before timing (this is where
 `--compile` compiles); **epoch 1 s** — the first timed epoch; **steady s/epoch** — mean of epochs 2..N (with one
-epoch: that epoch); **CPU s/epoch** — process CPU seconds of a steady epoch's training, all threads
-together (on a shared machine closer to the unshared time than the wall clock; on a GPU, the host's share); **eval s/epoch** — the test-set evaluation after each epoch, not included in the training seconds;
-**images/s** — training images per steady second; **speed-up** — classic steady s/epoch ÷ course steady s/epoch;
+epoch: that epoch); **CPU s/epoch** — process CPU seconds of a steady training epoch, all threads together (on a
+shared machine closer to the unshared time than the wall clock; on a GPU, the host's share); **eval s/epoch** — the
+test-set evaluation after each epoch, not included in the training seconds; **images/s** — training images per steady second; **speed-up** — classic steady s/epoch ÷ course steady s/epoch;
 **time to X %** — training seconds until the test accuracy first reaches X % (checked after each epoch,
 `History.time_to_accuracy`); **GFLOP/image** — forward + backward FLOPs of one training image counted with
 `torch.utils.flop_counter.FlopCounterMode` (convolutions and matrix products); **TFLOP/s** — GFLOP/image × images/s;
 **% of peak** — TFLOP/s ÷ the peak figure named under the table. CUDA timings synchronise the device before reading
 the clock.
 
-Each section below belongs to one device, dataset and mode, and a new run on the same rewrites it.
+Each section below belongs to one device (GPU or CPU model), dataset, mode and set of `fit` overrides; a new run
+with the same rewrites it. GPU sections come first.
 """
 
 PENDING_GPU = "gpu-pending"
@@ -517,10 +518,28 @@ def write_section(path: Path, key: str, body: str) -> None:
         m = sections[key]
         text = text[: m.start()] + block + text[m.end() :]
     else:
-        text = text.rstrip() + "\n\n" + block
+        first_cpu = next((m for k, m in sections.items() if not _is_gpu(k)), None)
+        if _is_gpu(key) and first_cpu is not None:  # GPU sections go before the CPU ones
+            text = text[: first_cpu.start()] + block + "\n" + text[first_cpu.start() :]
+        else:
+            text = text.rstrip() + "\n\n" + block
     if key.startswith("cuda") and PENDING_GPU in sections:
         text = _SECTION.sub(lambda m: "" if m["key"] == PENDING_GPU else m.group(0), text)
+        text = re.sub(r"\n{3,}", "\n\n", text)
     path.write_text(text)
+
+
+def _is_gpu(key: str) -> bool:
+    return key == PENDING_GPU or key.startswith(("cuda", "mps"))
+
+
+def device_key(device: torch.device) -> str:
+    """What identifies a device's section: the GPU's name or the CPU's model (not the thread count)."""
+    if device.type == "cuda":
+        return f"cuda {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu {cpu_model()}"
+    return device.type
 
 
 def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, command: str, threshold: float,
@@ -570,6 +589,7 @@ def _busy(before: str, after: str) -> bool:
 # ------------------------------------------------------------------------------------------------------- CLI
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.train_speed", description=__doc__.split("\n\n")[0],
+                                epilog="examples:\n" + __doc__.split("\n\n")[2],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help=f"comma-separated: {', '.join(MODELS)}; or the groups course, zoo, all (default: %(default)s)")
@@ -656,7 +676,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(body)
     if args.out != "-":
         options = [f"{k}={v}" for k, v in fit_options.items()] + (["compile"] if args.compile else [])
-        key = " · ".join([info["device"], args.dataset, info["mode"], *options])
+        key = " · ".join([device_key(dev), args.dataset, info["mode"], *options])
         write_section(Path(args.out), key, body)
         print(f"updated {args.out}")
     return 0

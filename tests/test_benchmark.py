@@ -56,10 +56,11 @@ def test_results_file_keeps_one_section_per_key(tmp_path):
     text = path.read_text()
     assert text.startswith("# Training speed")
     assert "CPU run 1" not in text and text.count("CPU run 2") == 1 and "GPU: pending" in text
-    train_speed.write_section(path, "cuda (NVIDIA H100 80GB HBM3) · fashion-mnist · full", "## H100\n")
+    train_speed.write_section(path, "cuda NVIDIA H100 80GB HBM3 · fashion-mnist · full", "## H100\n")
     text = path.read_text()
     assert "GPU: pending" not in text, "a real GPU section replaces the placeholder"
-    assert text.index("CPU run 2") < text.index("## H100")
+    assert text.index("## H100") < text.index("CPU run 2"), "GPU sections come first"
+    assert text.count("<!-- section:") == 2
 
 
 def test_model_names_and_fit_options():
