@@ -550,7 +550,8 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
     course = next(r for r in rows if r.loop != "classic")
     settings = course.history.settings if course.history else {}
     lines = [
-        f"## {info['device']} · {human} ({info['mode']} mode) · {info['date']}",
+        f"## {info['device']} · {human} ({info['mode']} mode)"
+        + (f" · fit with {course.loop[7:]}" if course.loop != "course" else "") + f" · {info['date']}",
         "",
         f"- Command: `{command}`",
         f"- Device: {info['device']}",
@@ -566,8 +567,9 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
     ]
     if load_before:
         lines.append(f"- Load average before / after the run: {load_before} → {load_after}"
-                     + (" — other processes shared the CPU, so absolute times are inflated; both loops ran under "
-                        "the same contention, one after the other" if _busy(load_before, load_after) else ""))  # fmt: skip
+                     + (" — other processes shared the CPU, so wall-clock times are inflated and noisy (both loops "
+                        "ran under the same contention, one after the other); the CPU s/epoch column, this process's "
+                        "own CPU time, is the steadier comparison" if _busy(load_before, load_after) else ""))  # fmt: skip
     lines += ["", markdown_table(rows, threshold), ""]
     for classic, course in zip(rows[0::2], rows[1::2]):
         cpu_ratio = classic.steady_cpu_s / course.steady_cpu_s if course.steady_cpu_s > 0 else float("nan")
