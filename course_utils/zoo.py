@@ -321,6 +321,7 @@ class ZooEntry:
     reference_size: int  # input side of the reference configuration
     native_size: int  # input side of the version trained on (padded) MNIST
     reference_params: int  # parameters of the reference configuration with 1 channel and 10 classes
+    batchnorm: bool  # whether it normalises with BatchNorm (it then tolerates larger learning rates)
 
     def input_size(self, native: bool = True, in_channels: int = 1) -> tuple[int, int, int]:
         """(C, H, W) the configuration expects."""
@@ -343,13 +344,13 @@ class ZooEntry:
 
 
 ZOO: dict[str, ZooEntry] = {
-    "lenet5": ZooEntry("LeNet-5", 1998, "conv-pool stacks + MLP", lambda n, c, k: LeNet5(c, k), 32, 32, 61_750),
-    "alexnet": ZooEntry("AlexNet", 2012, "ReLU, dropout, big GPU model", lambda n, c, k: AlexNet(c, k, n), 224, 32, 46_764_746),
-    "vgg11": ZooEntry("VGG11", 2014, "only 3x3 convs, 11 layers", lambda n, c, k: VGG(11, c, k, n), 224, 32, 128_806_154),
-    "vgg19": ZooEntry("VGG19", 2014, "only 3x3 convs, 19 layers", lambda n, c, k: VGG(19, c, k, n), 224, 32, 139_610_058),
-    "googlenet": ZooEntry("GoogLeNet", 2014, "Inception blocks, 1x1 reductions", lambda n, c, k: GoogLeNet(c, k), 224, 32, 5_977_530),
-    "resnet18": ZooEntry("ResNet18", 2015, "residual shortcuts + BatchNorm", lambda n, c, k: ResNet18Biased(c, k), 224, 32, 11_178_378),
-    "mobilenet": ZooEntry("MobileNet v1", 2017, "depthwise separable convs", lambda n, c, k: MobileNetV1(c, k), 224, 32, 3_216_650),
+    "lenet5": ZooEntry("LeNet-5", 1998, "conv-pool stacks + MLP", lambda n, c, k: LeNet5(c, k), 32, 32, 61_750, True),
+    "alexnet": ZooEntry("AlexNet", 2012, "ReLU, dropout, big GPU model", lambda n, c, k: AlexNet(c, k, n), 224, 32, 46_764_746, False),
+    "vgg11": ZooEntry("VGG11", 2014, "only 3x3 convs, 11 layers", lambda n, c, k: VGG(11, c, k, n), 224, 32, 128_806_154, False),
+    "vgg19": ZooEntry("VGG19", 2014, "only 3x3 convs, 19 layers", lambda n, c, k: VGG(19, c, k, n), 224, 32, 139_610_058, False),
+    "googlenet": ZooEntry("GoogLeNet", 2014, "Inception blocks, 1x1 reductions", lambda n, c, k: GoogLeNet(c, k), 224, 32, 5_977_530, False),
+    "resnet18": ZooEntry("ResNet18", 2015, "residual shortcuts + BatchNorm", lambda n, c, k: ResNet18Biased(c, k), 224, 32, 11_178_378, True),
+    "mobilenet": ZooEntry("MobileNet v1", 2017, "depthwise separable convs", lambda n, c, k: MobileNetV1(c, k), 224, 32, 3_216_650, True),
 }  # fmt: skip
 
 

@@ -24,6 +24,8 @@ def test_registry_lists_the_seven_networks() -> None:
         assert entry.reference_params == REFERENCE_PARAMS[name]
         assert entry.native_size == 32 and entry.pad == 2
         assert entry.reference_size == (32 if name == "lenet5" else 224)
+        model = entry.build(device="meta")
+        assert entry.batchnorm == any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
 
 
 @pytest.mark.parametrize("name", list(REFERENCE_PARAMS))
