@@ -234,6 +234,13 @@ def load_torchvision_resnet18(model: ResNet18, tv_model: nn.Module) -> ResNet18:
     """Copy the weights of a torchvision resnet18 into `model` (built with in_channels=3, num_classes=1000)."""
     if not model.use_residual:
         raise ValueError("torchvision's resnet18 has shortcuts: build ResNet18(..., use_residual=True) to load it")
+    want_in = tv_model.conv1.in_channels  # type: ignore[union-attr]
+    want_out = tv_model.fc.out_features  # type: ignore[union-attr]
+    if model.in_channels != want_in or model.fc.out_features != want_out:
+        raise ValueError(
+            f"the torchvision model takes {want_in} input channels and predicts {want_out} classes, this ResNet18 "
+            f"{model.in_channels} and {model.fc.out_features}: build ResNet18(in_channels={want_in}, num_classes={want_out})"
+        )
     model.load_state_dict(torchvision_resnet18_state(tv_model.state_dict()), strict=True)
     return model
 

@@ -68,6 +68,8 @@ def test_torchvision_equivalence():
         assert (ours(x) - tv(x)).abs().max().item() <= 1e-5
     with pytest.raises(ValueError, match="use_residual=True"):
         models.load_torchvision_resnet18(models.ResNet18(3, 1000, use_residual=False), tv)
+    with pytest.raises(ValueError, match="in_channels=3, num_classes=1000"):
+        models.load_torchvision_resnet18(models.ResNet18(), tv)
 
 
 def test_cifar_resnet_depths():
