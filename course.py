@@ -43,7 +43,7 @@ def _install_key() -> str:
 
 def ensure_venv() -> None:
     """Create .venv if missing and (re)install the course when its requirements changed."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - this file runs under whatever python3 the user has
         sys.exit(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}: install a newer Python first.")
     if not venv_python().exists():
         print(f"Creating {VENV} ...", flush=True)

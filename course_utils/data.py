@@ -344,7 +344,11 @@ def make_loaders(
     seed: int = 0,
     root: str | Path | None = None,
 ) -> Loaders:
-    """Device-resident loaders for `name` in the resolved mode; `val_fraction` holds out part of the training set."""
+    """Device-resident loaders for `name` in the resolved mode.
+
+    `train_size` keeps the first N training images (the bundled sets are already shuffled), `test_size` a seeded
+    random subset of the test set, and `val_fraction` holds out a random part of the training set for validation.
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     split = load_dataset(name, quick=quick, root=root)
@@ -362,8 +366,9 @@ def make_loaders(
         val = DeviceLoader(xs[vi], ys[vi], 1024, shuffle=False, **common)
         xs, ys = xs[ti], ys[ti]
     xt, yt = split.test_images, split.test_labels
-    if test_size is not None:
-        xt, yt = xt[:test_size], yt[:test_size]
+    if test_size is not None and test_size < len(yt):  # a seeded random subset: the first images are not typical
+        pick = torch.randperm(len(yt), generator=torch.Generator().manual_seed(seed))[:test_size].sort().values
+        xt, yt = xt[pick], yt[pick]
     return Loaders(
         train=DeviceLoader(xs, ys, bs, shuffle=True, seed=seed, **common),
         test=DeviceLoader(xt, yt, 1024, shuffle=False, **common),

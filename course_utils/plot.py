@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .train import History
 
@@ -78,7 +78,10 @@ def show_images(
         if i >= n:
             continue
         ax.imshow(imgs[i], cmap="gray")
-        name = (lambda k: classes[k] if classes else str(k))
+
+        def name(k: int) -> str:
+            return classes[k] if classes else str(k)
+
         title, color = "", "black"
         if labels is not None:
             title = name(int(labels[i]))

@@ -7,6 +7,7 @@ import inspect
 import json
 import re
 import sys
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10

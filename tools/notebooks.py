@@ -29,11 +29,11 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         cell.metadata.pop("ExecuteTime", None)
         cell.metadata.pop("collapsed", None)
         if cell.cell_type == "code":
-            for out in cell.get("outputs", []):
-                data = out.get("data", {})
-                # a tqdm widget: keep its text form only (the widget state is stripped anyway)
-                if "application/vnd.jupyter.widget-view+json" in data:
-                    data.pop("application/vnd.jupyter.widget-view+json")
+            # Widget outputs (tqdm's progress bar) store only their first frame ("0/120") as text: drop them.
+            cell.outputs = [
+                out for out in cell.get("outputs", [])
+                if "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
+            ]  # fmt: skip
     return nb
 
 
