@@ -34,7 +34,7 @@ def he_init(model: nn.Module) -> nn.Module:
     gets small weights (std 0.01) so that the first predictions are near uniform (loss ~ ln 10).
 
     PyTorch's default (uniform, variance 1 / (3 fan_in)) shrinks the signal by ~2.4x per ReLU layer: AlexNet, VGG and
-    GoogLeNet without BatchNorm then sit at chance level for hundreds of steps before they start to learn.
+    GoogLeNet without BatchNorm then sit at chance level for many steps before they start to learn.
     """
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     for m in layers:
@@ -322,7 +322,7 @@ class ZooEntry:
     native_size: int  # input side of the version trained on (padded) MNIST
     reference_params: int  # parameters of the reference configuration with 1 channel and 10 classes
     batchnorm: bool  # whether it normalises with BatchNorm (it then tolerates larger learning rates)
-    lr: float  # AdamW learning rate picked from {1e-4, 3e-4, 1e-3} by validation accuracy in short runs on MNIST
+    lr: float  # AdamW learning rate chosen by validation accuracy in short runs (1-4 epochs) on the mini MNIST
 
     def input_size(self, native: bool = True, in_channels: int = 1) -> tuple[int, int, int]:
         """(C, H, W) the configuration expects."""
