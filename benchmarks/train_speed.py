@@ -485,8 +485,8 @@ images and for the same number of epochs, once per loop:
 - **classic**: torchvision dataset with per-image `ToTensor`/`Normalize`, `DataLoader(batch_size=64, shuffle=True)`,
   fp32, `SGD(lr=0.01, momentum=0.5)`, `loss.item()` every step, evaluation through a `DataLoader` after each epoch;
 - **course**: `course_utils.fit` with its defaults on `course_utils.make_loaders` (device-resident data, batch 128 on
-  a CPU / 512 on a GPU, AdamW with a batch-scaled learning rate, warm-up + cosine decay; on CUDA also bf16 autocast,
-  channels_last, cudnn.benchmark, a fused optimiser; one host synchronisation per epoch).
+  a CPU / 512 on a GPU, AdamW with a batch-scaled learning rate, warm-up + cosine decay, channels_last on
+  CPU and CUDA; on CUDA also bf16 autocast, cudnn.benchmark, a fused optimiser; one host synchronisation per epoch).
 
 Columns: **warm-up s** — a few untimed steps on a throwaway copy of the model before timing (this is where
 `--compile` compiles); **epoch 1 s** — the first timed epoch; **steady s/epoch** — mean of epochs 2..N (with one
