@@ -30,10 +30,10 @@ import nbformat
 from nbformat import NotebookNode
 
 try:  # `python tools/homework.py` as well as `python -m tools.homework`
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 except ModuleNotFoundError:  # pragma: no cover - only when run as a script from another folder
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 
 DEFAULT_OUT = ROOT / "build" / "student"
 DEFAULT_TIMEOUT = 120  # seconds per cell; exercises take < 5 s, quick-mode training cells well under a minute
@@ -659,13 +659,6 @@ def _table(rows: list[list[str]], right: set[int]) -> list[str]:
     return lines
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def format_report(report: GradeReport) -> str:
     rows = [["exercise", "title", "points", "score", "result"]]
     for ex in report.exercises:
@@ -674,7 +667,7 @@ def format_report(report: GradeReport) -> str:
         pts = f"{ex.auto_points:g}" if ex.auto_points else f"({ex.manual_points:g})"
         rows.append([ex.key, title, pts, score, ex.detail])
     rows.append(["total", "auto-graded", f"{report.auto_points:g}", f"{report.score:g}", ""])
-    head = (f"Grading {_display(report.returned)} against {_display(report.instructor)} "
+    head = (f"Grading {display_path(report.returned)} against {display_path(report.instructor)} "
             f"(quick mode, {report.timeout} s per cell)")
     lines = [head, ""] + _table(rows, {2, 3})
     if report.manual_points:
@@ -703,7 +696,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
     for src, dst in zip(notebooks, written):
         exs = exercises(read(src))
         rows.append([src.name, str(len(exs)), f"{sum(e.auto_points for e in exs):g}",
-                     f"{sum(e.manual_points for e in exs):g}", _display(dst)])
+                     f"{sum(e.manual_points for e in exs):g}", display_path(dst)])
     print("\n".join(_table(rows, {1, 2, 3})))
     return 0
 

@@ -21,6 +21,14 @@ def course_notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
 
 
+def display_path(path: Path) -> str:
+    """`path` relative to the current folder when it lies below it (shorter messages), else as given."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Strip widget state and per-cell execution metadata so that diffs show only real changes."""
     nb.metadata.pop("widgets", None)

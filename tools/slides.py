@@ -34,10 +34,10 @@ from pathlib import Path
 import nbformat
 
 try:  # `python -m tools.slides` from the repository root, or `python tools/slides.py`
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks
+    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 
 # Pinned so that every build (and CI) gets the same files. reveal.js 6 moved the notes plugin, which breaks
 # nbconvert's template; MathJax 3 has a different configuration API than the one nbconvert's template uses.
@@ -564,13 +564,6 @@ def _indexed_decks(built: list[Deck], out: Path) -> list[Deck]:
     return decks
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def build(
     notebooks: list[Path] | None = None,
     out: Path = DEFAULT_OUT,
@@ -594,10 +587,10 @@ def build(
         if not quiet:
             lo, hi = SLIDE_BOUNDS
             note = "" if lo <= deck.slides <= hi else f"  (outside {lo}-{hi})"
-            print(f"{_shown(deck.html)}: {deck.slides} slides — {deck.title}{note}", flush=True)
+            print(f"{display_path(deck.html)}: {deck.slides} slides — {deck.title}{note}", flush=True)
     index = write_index(_indexed_decks(built, out), out, cdn=cdn)
     if not quiet:
-        print(f"index: {_shown(index)}", flush=True)
+        print(f"index: {display_path(index)}", flush=True)
     return built
 
 
