@@ -3,6 +3,8 @@
 
 Every verb creates `.venv` when it is missing, installs the course into it with the pinned versions of
 `constraints.txt` (again only when pyproject.toml or constraints.txt changed), and then runs inside it.
+An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
+as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
     run      execute every notebook in order, headless, and print a table (notebook, status, seconds, headline)
     test     ruff + unit tests + nbval over every notebook (what CI runs)
@@ -28,6 +30,20 @@ VENV = ROOT / ".venv"
 EXTRAS = "dev,instructor"
 STAMP = VENV / ".course-installed"
 VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "setup")
+
+# What each verb imports (module names). An activated environment that has all of them is used as is.
+_RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "ipywidgets", "ipykernel",
+        "nbclient", "nbformat")  # fmt: skip
+NEEDS: dict[str, tuple[str, ...]] = {
+    "run": _RUN,
+    "test": (*_RUN, "pytest", "ruff", "nbval", "nbconvert", "nbgrader", "websocket"),
+    "lab": (*_RUN, "jupyterlab"),
+    "student": (*_RUN, "nbconvert", "nbgrader"),
+    "grade": (*_RUN, "nbconvert", "nbgrader"),
+    "slides": (*_RUN, "nbconvert"),
+    "bench": ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm"),
+    "setup": (),
+}
 
 
 def venv_python() -> Path:
@@ -62,6 +78,32 @@ def ensure_venv() -> None:
 
 def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def missing_modules(verb: str) -> list[str]:
+    """The modules `verb` needs that the running Python cannot import."""
+    import importlib.util
+
+    return [name for name in NEEDS[verb] if importlib.util.find_spec(name) is None]
+
+
+def use_running_python(verb: str, environ: dict[str, str] | None = None) -> bool:
+    """Whether `verb` runs in this interpreter rather than in .venv.
+
+    COURSE_VENV=0: always (and stop with a clear message when something is missing); COURSE_VENV=1: never;
+    unset: when an environment is active (a venv or conda) and it has every module the verb imports."""
+    env = os.environ if environ is None else environ
+    choice = env.get("COURSE_VENV", "").strip()
+    if in_venv() or verb == "setup" or choice == "1":
+        return False
+    if choice == "0":
+        missing = missing_modules(verb)
+        if missing:
+            sys.exit(f"COURSE_VENV=0 runs `{verb}` in {sys.executable}, which cannot import: {', '.join(missing)}.\n"
+                     f"Install them (python -m pip install -e '.[dev,instructor]'), or unset COURSE_VENV to use .venv.")
+        return True
+    active = sys.prefix != sys.base_prefix or bool(env.get("CONDA_PREFIX"))
+    return active and not missing_modules(verb)
 
 
 def _run(cmd: list[str], cwd: Path = ROOT) -> int:
@@ -140,7 +182,11 @@ def main() -> int:
         print(__doc__)
         return 0 if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help") else 2
     verb, args = sys.argv[1], sys.argv[2:]
-    if not in_venv():
+    if use_running_python(verb):
+        print(f"Using the active environment {sys.prefix} (COURSE_VENV=1 uses .venv instead)", flush=True)
+        # the course is maybe not installed there: its kernels and subprocesses find course_utils through the path
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    elif not in_venv():
         ensure_venv()
         os.execv(str(venv_python()), [str(venv_python()), str(Path(__file__).resolve()), verb, *args])
     return dispatch(verb, args)

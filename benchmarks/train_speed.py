@@ -58,11 +58,13 @@ THRESHOLDS = {"mnist": 0.98, "fashion-mnist": 0.90}
 # ------------------------------------------------------------------------------------------------------- models
 @dataclass(frozen=True)
 class ModelSpec:
-    """A benchmarked network: its display name, a builder and the zero padding its input needs (2: 28 -> 32 px)."""
+    """A benchmarked network: its display name, a builder, the zero padding its input needs (2: 28 -> 32 px) and,
+    for the zoo networks, the AdamW learning rate notebook 06 trains them with (None: `fit`'s default)."""
 
     title: str
     build: Callable[[], nn.Module]
     pad: int = 0
+    lr: float | None = None
 
     @property
     def input_size(self) -> tuple[int, int, int]:
@@ -83,7 +85,8 @@ DEFAULT_MODELS = COURSE_MODELS
 ZOO_NAMES: dict[str, str] = {("resnet18_biased" if key == "resnet18" else key): key for key in zoo.ZOO}
 for _name, _key in ZOO_NAMES.items():
     _entry = zoo.ZOO[_key]
-    MODELS[_name] = ModelSpec(f"{_entry.title} (zoo, {_entry.native_size} px)", partial(_entry.build, True), _entry.pad)
+    MODELS[_name] = ModelSpec(f"{_entry.title} (zoo, {_entry.native_size} px)", partial(_entry.build, True), _entry.pad,
+                              _entry.lr)  # fmt: skip
 
 
 def resolve_models(text: str) -> list[str]:
@@ -346,9 +349,11 @@ def benchmark_model(
 ) -> tuple[Row, Row]:
     """Train `name` with the classic loop and with `fit` (same initial weights, data, device and epochs).
 
-    `fit` runs with its defaults; `fit_options` (e.g. `{"amp": True}`) overrides some, and the row says so."""
+    `fit` runs with its defaults (a zoo network with the learning rate the zoo lists for it, as in notebook 06);
+    `fit_options` (e.g. `{"amp": True}`) overrides some, and the row says so."""
     fit_options = dict(fit_options or {})
     spec = MODELS[name]
+    model_options = {"lr": spec.lr} if spec.lr is not None and fit_options.get("optimizer", "adamw") == "adamw" else {}
     dev = torch.device(device) if device is not None else cu.get_device()
     peak, _ = device_peak(dev, peak_tflops)
     say = log or (lambda _msg: None)
@@ -379,12 +384,12 @@ def benchmark_model(
     loaders = cu.make_loaders(split.name, pad=spec.pad, train_size=train_size, test_size=test_size, device=dev,
                               root=split.root)  # the very files the classic loaders read  # fmt: skip
     model = copy.deepcopy(initial)
-    warm = course_warmup(model, loaders.train, dev, warmup_steps, compile, **fit_options)
+    warm = course_warmup(model, loaders.train, dev, warmup_steps, compile, **{**model_options, **fit_options})
     sync(dev)
     start = time.perf_counter()
     train = CpuTimed(loaders.train)
     hist = cu.fit(model, train, loaders.test, epochs=epochs, compile=compile, device=dev, progress=False,  # type: ignore[arg-type]
-                  **fit_options)  # fmt: skip
+                  **{**model_options, **fit_options})  # fmt: skip
     sync(dev)
     wall = time.perf_counter() - start
     loop = " ".join(["course", *(f"{k}={v}" for k, v in fit_options.items())] + (["compile"] if compile else []))
@@ -486,7 +491,10 @@ images and for the same number of epochs, once per loop:
   fp32, `SGD(lr=0.01, momentum=0.5)`, `loss.item()` every step, evaluation through a `DataLoader` after each epoch;
 - **course**: `course_utils.fit` with its defaults on `course_utils.make_loaders` (device-resident data, batch 128 on
   a CPU / 512 on a GPU, AdamW with a batch-scaled learning rate, warm-up + cosine decay, channels_last on
-  CPU and CUDA; on CUDA also bf16 autocast, cudnn.benchmark, a fused optimiser; one host synchronisation per epoch).
+  CPU and CUDA, bf16 autocast where the device computes bf16 natively — CUDA GPUs from Ampere on, CPUs with
+  AVX-512 BF16 or AMX —; on CUDA also cudnn.benchmark and a fused optimiser; one host synchronisation per epoch).
+  The zoo networks (`--models zoo`) train with the AdamW learning rate `course_utils.zoo` lists for each, as in
+  notebook 06 (VGG without BatchNorm does not train at `fit`'s default).
 
 Columns: **warm-up s** — a few untimed steps on a throwaway copy of the model before timing (this is where
 `--compile` compiles); **epoch 1 s** — the first timed epoch; **steady s/epoch** — mean of epochs 2..N (with one
@@ -512,6 +520,8 @@ def write_section(path: Path, key: str, body: str) -> None:
 
     A GPU section also removes the 'GPU pending' placeholder."""
     text = path.read_text() if path.exists() else PREAMBLE
+    first = text.find("<!-- section: ")
+    text = PREAMBLE + "\n" + text[first:] if first >= 0 else PREAMBLE  # keep the preamble current
     block = f"<!-- section: {key} -->\n{body.rstrip()}\n<!-- /section: {key} -->\n"
     sections = {m["key"]: m for m in _SECTION.finditer(text)}
     if key in sections:
@@ -562,7 +572,8 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
         f"{settings.get('optimizer')}, batch {course.batch_size}, "
         f"lr {settings.get('lr', 0):.3g}, warm-up + cosine, bf16 autocast={settings.get('amp')}, "
         f"channels_last={settings.get('channels_last')}"
-        + (", `torch.compile` on (compile time is in the warm-up column)" if compile else ""),
+        + (", `torch.compile` on (compile time is in the warm-up column)" if compile else "")
+        + zoo_lr_note(rows),
         f"- Peak: {peak_text}",
     ]
     if load_before:
@@ -578,6 +589,20 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
                      f"{100 * classic.test_acc:.2f} % (classic) vs {100 * course.test_acc:.2f} % (course) after "
                      f"{course.epochs} epoch(s)")  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def zoo_lr_note(rows: Sequence[Row]) -> str:
+    """'; zoo networks: ...' naming the learning rates the zoo networks trained with, when the table has any."""
+    used = []
+    for r in rows:
+        if r.loop != "classic" and r.history is not None and "(zoo" in r.model:
+            lr = r.history.settings.get("lr")
+            if isinstance(lr, float) and f"{r.model.split(' (')[0]} {lr:.0e}" not in used:
+                used.append(f"{r.model.split(' (')[0]} {lr:.0e}")
+    if not used:
+        return ""
+    return ("; the zoo networks train with the AdamW learning rate `course_utils.zoo` lists for each, as in notebook "
+            "06 (lr " + ", ".join(used) + ")")
 
 
 def _busy(before: str, after: str) -> bool:

@@ -31,6 +31,7 @@ from .mode import get_device, is_quick
 DATA_DIR_ENV = "COURSE_DATA_DIR"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 BUNDLED = Path(__file__).parent / "datasets"
+FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST alike
 
 # name -> (torchvision class, bundled mini folder, human name)
 DATASETS: dict[str, tuple[type[torchvision.datasets.MNIST], str, str]] = {
@@ -193,6 +194,8 @@ def load_dataset(name: str = "mnist", quick: bool | None = None, root: str | Pat
     cls = DATASETS[name][0]
     train_set = cls(str(base), train=True, download=False)
     test_set = cls(str(base), train=False, download=False)
+    if source.startswith("full") and len(train_set) < FULL_TRAIN_SIZE:  # say so when a "full" folder holds fewer
+        source = source.replace("full ", "", 1) + f" — only {len(train_set):,} of the {FULL_TRAIN_SIZE:,} training images"
     mean, std = pixel_stats(train_set.data)
     return DatasetSplit(
         name=name,

@@ -88,13 +88,15 @@ def run_info(datasets: tuple[str, ...] = ("mnist",), show: bool = True) -> dict[
     """Print and return what produced a notebook's outputs: device, mode, dataset sizes and library versions."""
     import torchvision
 
-    from .data import load_dataset  # local import: data imports mode
+    from .data import load_dataset  # local imports: data and train import mode
+    from .train import native_bf16
 
     dev = get_device()
     info: dict[str, object] = {
         "date": date.today().isoformat(),
         "device": device_name(dev),
         "mode": mode_name(dev),
+        "fit precision": "bf16 autocast (native bf16)" if native_bf16(dev) else "float32 (no native bf16)",
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

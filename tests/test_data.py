@@ -46,6 +46,8 @@ def test_usb_stick_folder_with_gz_files(tmp_path, data_cache):
         shutil.copy(data.BUNDLED / "mnist-mini" / f"{name}.gz", stick / f"{name}.gz")
     split = data.load_dataset("mnist", quick=False, root=stick)
     assert len(split.train_labels) == 5000 and len(split.test_labels) == 10000
+    assert "only 5,000 of the 60,000 training images" in split.source  # a partial "full" set says so
+    assert not split.source.startswith("full")
 
 
 def test_data_dir_env_with_plain_files(tmp_path, monkeypatch):

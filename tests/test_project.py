@@ -74,6 +74,34 @@ def test_ci_calls_the_readme_test_command():
         assert f"course.py {verb}" in readme
 
 
+def _course_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_script", ROOT / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_course_py_uses_an_active_environment_only_when_it_is_complete(monkeypatch):
+    course = _course_script()
+    monkeypatch.setattr(course, "in_venv", lambda: False)  # as if run by a Python outside .venv
+    monkeypatch.setattr(course.sys, "prefix", "/envs/mine")  # an activated venv
+    monkeypatch.setattr(course.sys, "base_prefix", "/usr")
+    assert course.use_running_python("run", {}) is True  # this test's env has everything `run` imports
+    assert course.use_running_python("run", {"COURSE_VENV": "1"}) is False
+    assert course.use_running_python("setup", {"COURSE_VENV": "0"}) is False
+    monkeypatch.setitem(course.NEEDS, "run", ("torch", "no_such_module_xyz"))
+    assert course.use_running_python("run", {}) is False  # incomplete: fall back to .venv
+    with pytest.raises(SystemExit, match="cannot import: no_such_module_xyz"):
+        course.use_running_python("run", {"COURSE_VENV": "0"})
+    monkeypatch.setattr(course.sys, "prefix", "/usr")  # a bare system Python, no conda: .venv
+    monkeypatch.setitem(course.NEEDS, "run", ("torch",))
+    assert course.use_running_python("run", {}) is False
+    assert course.use_running_python("run", {"CONDA_PREFIX": "/opt/conda/envs/cnn"}) is True
+    assert set(course.NEEDS) == set(course.VERBS)
+
+
 def test_package_modules_are_typed_and_documented():
     for name in PACKAGE_MODULES:
         try:
@@ -161,6 +189,20 @@ def test_notebook_shape(path):
     assert len(ids) == len(set(ids)), "grade_id must be unique"
     text = "\n".join("".join(c["source"]) for c in cells)
     assert "### BEGIN SOLUTION" in text and "### BEGIN HIDDEN TESTS" in text
+
+
+# Outputs that nbval compares must not depend on the mode or the machine: committed outputs may come from a full-mode
+# GPU run while CI compares them in quick mode on a CPU.
+_MODE_DEPENDENT = re.compile(r"\bQUICK\b|is_quick|mode_name|get_device|perf_counter|\.seconds|EPOCHS|num_samples")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_compared_outputs_do_not_depend_on_the_mode(path):
+    cells = json.loads(path.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        if "nbval-check-output" in _tags(cell):
+            hit = _MODE_DEPENDENT.search("".join(cell["source"]))
+            assert hit is None, f"cell {i} is compared by nbval but uses {hit.group(0)!r}, which differs between modes"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -109,6 +109,21 @@ def test_schedule_and_defaults():
         train.make_optimizer(models.SmallCNN(), "rmsprop", 0.1, 0.0, 0.9, torch.device("cpu"))
 
 
+def test_bf16_default_follows_the_hardware(loaders, monkeypatch):
+    assert train.default_amp("cpu") == train.native_bf16("cpu")
+    assert train.default_amp("mps") is False
+    depthwise = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 4, 1))
+    assert train.default_amp("cpu", depthwise) is False  # bf16 depthwise convs are slower on CPUs
+    assert train.default_amp("cpu", models.SmallCNN()) == train.native_bf16("cpu")
+    _, h = quick_fit(loaders, epochs=1)
+    assert h.settings["amp"] == train.native_bf16("cpu")  # recorded, so checkpoints and tables say which was used
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert train.default_amp("cpu") is False  # emulated bf16 is slower than float32: stay in float32
+    _, h = quick_fit(loaders, epochs=3, lr=3e-3, amp=True)  # forcing it works, and bf16 training still learns
+    assert h.settings["amp"] is True and h.test_acc[-1] > 0.6
+
+
 def test_history_helpers():
     h = train.History(test_acc=[0.5, 0.9, 0.95], seconds=[1.0, 2.0, 3.0])
     assert h.time_to_accuracy(0.9) == 3.0 and h.time_to_accuracy(0.99) is None
