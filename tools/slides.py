@@ -11,7 +11,8 @@ write an offline deck that still names a network address. `--cdn` writes decks t
 from a CDN instead (for hosting; nothing is fetched at build time).
 
 Cells tagged `remove-input` (or `hide-input`) show only their output on the slide, `remove-output` (or
-`hide-output`) only their code; the notebook itself is unchanged.
+`hide-output`) only their code; `slide-compact` sets a cell in smaller type (a long class that must stay one cell);
+the notebook itself is unchanged.
 """
 
 from __future__ import annotations
@@ -314,6 +315,10 @@ _CSS = """
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
 .reveal .slide-number { font-size: 18px; background: rgba(0, 0, 0, 0.45); }
 .reveal mjx-container, .reveal .MathJax_CHTML { font-size: 110%; }
+.reveal .celltag_slide-compact div.highlight > pre, .reveal .celltag_slide-compact .jp-OutputArea-output > pre {
+  font-size: 14px; line-height: 1.2;
+}
+.reveal .celltag_slide-compact.jp-RenderedHTMLCommon { font-size: 21px; line-height: 1.3; }
 """.replace("__HEIGHT__", str(HEIGHT)).replace("__IMG__", str(int(HEIGHT * 0.78)))
 
 _TEMPLATE = r"""
