@@ -319,7 +319,10 @@ _CSS = """
   font-size: 14px; line-height: 1.2;
 }
 .reveal .celltag_slide-compact.jp-RenderedHTMLCommon { font-size: 21px; line-height: 1.3; }
-""".replace("__HEIGHT__", str(HEIGHT)).replace("__IMG__", str(int(HEIGHT * 0.78)))
+.reveal .celltag_slide-compact .jp-OutputArea-output img { max-height: __IMG_COMPACT__px; }
+""".replace("__HEIGHT__", str(HEIGHT)).replace("__IMG__", str(int(HEIGHT * 0.78))).replace(
+    "__IMG_COMPACT__", str(int(HEIGHT * 0.6))
+)
 
 _TEMPLATE = r"""
 {%- extends 'index.html.j2' -%}
