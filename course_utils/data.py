@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
 import socket
@@ -32,6 +33,8 @@ DATA_DIR_ENV = "COURSE_DATA_DIR"
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 BUNDLED = Path(__file__).parent / "datasets"
 FULL_TRAIN_SIZE = 60_000  # MNIST and Fashion-MNIST alike
+# Mean training pixel (in [0, 1]) of each dataset: the files have the same names and format, the pixels differ a lot.
+TYPICAL_MEAN = {"mnist": 0.1307, "fashion-mnist": 0.2860}
 
 # name -> (torchvision class, bundled mini folder, human name)
 DATASETS: dict[str, tuple[type[torchvision.datasets.MNIST], str, str]] = {
@@ -66,18 +69,32 @@ def _writable_cache() -> Path:
     raise OSError(f"cannot write to {cache_dir()} nor to the temporary folder: set {DATA_DIR_ENV} to a writable folder")
 
 
-def _find_files(folder: Path, class_name: str) -> dict[str, Path] | None:
-    """The four IDX files (plain or .gz) in `folder`, `folder/raw` or `folder/<ClassName>/raw`, if all are there."""
-    for sub in (folder, folder / "raw", folder / class_name / "raw", folder / class_name):
+def _find_files(folder: Path, class_name: str, name: str | None = None) -> dict[str, Path] | None:
+    """The four IDX files (plain or .gz) in `folder/<ClassName>/raw`, `folder/<ClassName>`, `folder` or `folder/raw`,
+    if all are there. The dataset's own subfolder comes first; MNIST and Fashion-MNIST use the same file names, so
+    files found directly in `folder` (or `folder/raw`) count only if their pixels look like dataset `name`'s."""
+    for sub in (folder / class_name / "raw", folder / class_name, folder, folder / "raw"):
         found = {}
-        for name in FILES:
-            for candidate in (sub / name, sub / f"{name}.gz"):
+        for file in FILES:
+            for candidate in (sub / file, sub / f"{file}.gz"):
                 if candidate.is_file():
-                    found[name] = candidate
+                    found[file] = candidate
                     break
         if len(found) == len(FILES):
+            shared_layout = sub in (folder, folder / "raw")
+            if shared_layout and name is not None and _closest_dataset(found["train-images-idx3-ubyte"]) != name:
+                continue
             return found
     return None
+
+
+def _closest_dataset(images: Path) -> str:
+    """Which dataset an IDX image file looks like, judged by its mean pixel (see TYPICAL_MEAN)."""
+    opener = gzip.open if images.suffix == ".gz" else open
+    with opener(images, "rb") as f:
+        raw = f.read()
+    mean = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).double().mean().item() / 255
+    return min(TYPICAL_MEAN, key=lambda other: abs(TYPICAL_MEAN[other] - mean))
 
 
 def _materialise(files: dict[str, Path], root: Path, class_name: str) -> Path:
@@ -121,6 +138,8 @@ def _missing_message(human: str, class_name: str, root: Path) -> str:
         f"The full {human} dataset is not on this machine and it cannot be downloaded (no network).\n"
         f"Looked in: {root} (and {root / class_name / 'raw'}).\n"
         f"Expected these four files there, gzipped or not:\n{files}\n"
+        f"(MNIST and Fashion-MNIST use the same file names: keep each in its own subfolder, "
+        f"{root / 'MNIST' / 'raw'} and {root / 'FashionMNIST' / 'raw'}.)\n"
         "Ways out:\n"
         f"  1. connect to the internet and run again: torchvision downloads {human} once into {root};\n"
         f"  2. copy the four files (from a USB stick, say) into {root / class_name / 'raw'}, or point "
@@ -170,12 +189,15 @@ def dataset_root(name: str = "mnist", quick: bool | None = None, root: str | Pat
             raise DataUnavailableError(f"the bundled mini {human} is missing from {BUNDLED / mini}: reinstall course_utils")
         return _materialise(files, _writable_cache() / "bundled" / mini, class_name), f"bundled mini {human}"
     base = Path(root).expanduser() if root is not None else cache_dir()
-    files = _find_files(base, class_name)
+    files = _find_files(base, class_name, name)
     if files is not None:
         in_place = all(p.parent == base / class_name / "raw" and p.suffix != ".gz" for p in files.values())
         if in_place:
             return base, f"full {human} from {base}"
-        target = base if os.access(base, os.W_OK) else _writable_cache() / "imported" / name
+        # decompress into the cache, never into the user's folder; one cache folder per source folder
+        source = next(iter(files.values())).parent.resolve()
+        key = hashlib.sha1(str(source).encode()).hexdigest()[:10]
+        target = _writable_cache() / "imported" / f"{name}-{key}"
         return _materialise(files, target, class_name), f"full {human} from {base}"
     if root is not None:
         raise DataUnavailableError(_missing_message(human, class_name, base))
@@ -188,6 +210,18 @@ def dataset_root(name: str = "mnist", quick: bool | None = None, root: str | Pat
     return base, f"full {human} downloaded to {base}"
 
 
+def _check_identity(name: str, mean: float, base: Path) -> None:
+    """Refuse files that are the other dataset (same file names and format): judged by the mean pixel value."""
+    closest = min(TYPICAL_MEAN, key=lambda other: abs(TYPICAL_MEAN[other] - mean))
+    if closest != name:
+        human, other = DATASETS[name][2], DATASETS[closest][2]
+        raise DataUnavailableError(
+            f"The files found for {human} in {base} look like {other}: their mean pixel is {mean:.3f} "
+            f"({other} ≈ {TYPICAL_MEAN[closest]:.3f}, {human} ≈ {TYPICAL_MEAN[name]:.3f}). The two datasets use the same "
+            f"file names, so keep each in its own folder: {base / DATASETS[name][0].__name__ / 'raw'} for {human}."
+        )
+
+
 def load_dataset(name: str = "mnist", quick: bool | None = None, root: str | Path | None = None) -> DatasetSplit:
     """Load MNIST or Fashion-MNIST: the bundled mini set in quick mode, the full set otherwise (see module doc)."""
     base, source = dataset_root(name, quick, root)
@@ -197,6 +231,7 @@ def load_dataset(name: str = "mnist", quick: bool | None = None, root: str | Pat
     if source.startswith("full") and len(train_set) < FULL_TRAIN_SIZE:  # say so when a "full" folder holds fewer
         source = source.replace("full ", "", 1) + f" — only {len(train_set):,} of the {FULL_TRAIN_SIZE:,} training images"
     mean, std = pixel_stats(train_set.data)
+    _check_identity(name, mean, base)
     return DatasetSplit(
         name=name,
         train_images=train_set.data,

@@ -50,6 +50,28 @@ def test_usb_stick_folder_with_gz_files(tmp_path, data_cache):
     assert not split.source.startswith("full")
 
 
+def test_mnist_and_fashion_mnist_files_are_never_confused(tmp_path, data_cache):
+    # same file names and format: a flat folder of MNIST files must not pass for Fashion-MNIST
+    folder = tmp_path / "data"
+    (folder / "FashionMNIST" / "raw").mkdir(parents=True)
+    for name in data.FILES:
+        shutil.copy(data.BUNDLED / "mnist-mini" / f"{name}.gz", folder / f"{name}.gz")
+    with pytest.raises(data.DataUnavailableError, match="not on this machine"):  # MNIST's files are not taken
+        data.load_dataset("fashion-mnist", quick=False, root=folder)
+    assert data.load_dataset("mnist", quick=False, root=folder).mean == pytest.approx(0.1313, abs=1e-3)
+    wrong = tmp_path / "wrong" / "FashionMNIST" / "raw"  # MNIST's files in Fashion-MNIST's own folder
+    shutil.copytree(folder, wrong, ignore=shutil.ignore_patterns("FashionMNIST", "imported"))
+    with pytest.raises(data.DataUnavailableError, match="look like MNIST"):
+        data.load_dataset("fashion-mnist", quick=False, root=tmp_path / "wrong")
+    # with Fashion-MNIST in its own subfolder, each name finds its own files
+    for name in data.FILES:
+        shutil.copy(data.BUNDLED / "fashion-mnist-mini" / f"{name}.gz", folder / "FashionMNIST" / "raw" / f"{name}.gz")
+    fashion = data.load_dataset("fashion-mnist", quick=False, root=folder)
+    mnist = data.load_dataset("mnist", quick=False, root=folder)
+    assert abs(fashion.mean - data.TYPICAL_MEAN["fashion-mnist"]) < 0.01
+    assert abs(mnist.mean - data.TYPICAL_MEAN["mnist"]) < 0.01
+
+
 def test_data_dir_env_with_plain_files(tmp_path, monkeypatch):
     folder = tmp_path / "mnist-files" / "MNIST" / "raw"
     folder.mkdir(parents=True)
