@@ -593,12 +593,8 @@ def section_body(rows: Sequence[Row], info: dict[str, str], *, dataset: str, com
 
 def zoo_lr_note(rows: Sequence[Row]) -> str:
     """'; zoo networks: ...' naming the learning rates the zoo networks trained with, when the table has any."""
-    used = []
-    for r in rows:
-        if r.loop != "classic" and r.history is not None and "(zoo" in r.model:
-            lr = r.history.settings.get("lr")
-            if isinstance(lr, float) and f"{r.model.split(' (')[0]} {lr:.0e}" not in used:
-                used.append(f"{r.model.split(' (')[0]} {lr:.0e}")
+    used = [f"{r.model.split(' (')[0]} {r.history.settings['lr']:.0e}" for r in rows
+            if r.loop != "classic" and r.history is not None and "(zoo" in r.model]  # fmt: skip
     if not used:
         return ""
     return ("; the zoo networks train with the AdamW learning rate `course_utils.zoo` lists for each, as in notebook "

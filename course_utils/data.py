@@ -93,7 +93,11 @@ def _closest_dataset(images: Path) -> str:
     opener = gzip.open if images.suffix == ".gz" else open
     with opener(images, "rb") as f:
         raw = f.read()
-    mean = torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).double().mean().item() / 255
+    return _nearest_dataset(torch.frombuffer(bytearray(raw[16:]), dtype=torch.uint8).double().mean().item() / 255)
+
+
+def _nearest_dataset(mean: float) -> str:
+    """The dataset whose typical mean pixel (TYPICAL_MEAN) is nearest to `mean`."""
     return min(TYPICAL_MEAN, key=lambda other: abs(TYPICAL_MEAN[other] - mean))
 
 
@@ -212,7 +216,7 @@ def dataset_root(name: str = "mnist", quick: bool | None = None, root: str | Pat
 
 def _check_identity(name: str, mean: float, base: Path) -> None:
     """Refuse files that are the other dataset (same file names and format): judged by the mean pixel value."""
-    closest = min(TYPICAL_MEAN, key=lambda other: abs(TYPICAL_MEAN[other] - mean))
+    closest = _nearest_dataset(mean)
     if closest != name:
         human, other = DATASETS[name][2], DATASETS[closest][2]
         raise DataUnavailableError(

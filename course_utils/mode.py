@@ -89,14 +89,14 @@ def run_info(datasets: tuple[str, ...] = ("mnist",), show: bool = True) -> dict[
     import torchvision
 
     from .data import load_dataset  # local imports: data and train import mode
-    from .train import native_bf16
+    from .train import fit_precision
 
     dev = get_device()
     info: dict[str, object] = {
         "date": date.today().isoformat(),
         "device": device_name(dev),
         "mode": mode_name(dev),
-        "fit precision": "bf16 autocast (native bf16)" if native_bf16(dev) else "float32 (no native bf16)",
+        "fit precision": fit_precision(dev),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,

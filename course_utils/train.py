@@ -112,6 +112,14 @@ def default_amp(device: torch.device | str, model: nn.Module | None = None) -> b
     return True
 
 
+def fit_precision(device: torch.device | str) -> str:
+    """In words, what `fit` computes in by default on `device` (for run-info cells and tables)."""
+    dev = torch.device(device)
+    if not native_bf16(dev):
+        return "float32 (no native bf16)"
+    return "bf16 autocast (native bf16" + ("; float32 for depthwise convs)" if dev.type == "cpu" else ")")
+
+
 def default_lr(optimizer: str, batch_size: int) -> float:
     """Learning rate scaled to the batch: linear for SGD (0.1 at 256), square-root for AdamW (1e-3 at 64)."""
     if optimizer == "sgd":

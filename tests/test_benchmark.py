@@ -74,3 +74,15 @@ def test_model_names_and_fit_options():
         "amp": True, "lr": 0.01, "optimizer": "sgd"}  # fmt: skip
     with pytest.raises(ValueError, match="KEY=VALUE"):
         train_speed.parse_fit_options(["ampp=True"])
+
+
+def test_zoo_lr_note_names_the_zoo_learning_rates():
+    from types import SimpleNamespace as NS
+
+    from course_utils.train import History
+
+    rows = [NS(loop="classic", model="VGG19 (zoo, 32 px)", history=None),
+            NS(loop="course", model="VGG19 (zoo, 32 px)", history=History(settings={"lr": 1e-4})),
+            NS(loop="course", model="SmallCNN", history=History(settings={"lr": 1.4e-3}))]  # fmt: skip
+    assert train_speed.zoo_lr_note(rows).endswith("(lr VGG19 1e-04)")
+    assert train_speed.zoo_lr_note(rows[2:]) == ""

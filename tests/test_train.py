@@ -115,6 +115,7 @@ def test_bf16_default_follows_the_hardware(loaders, monkeypatch):
     depthwise = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 4, 1))
     assert train.default_amp("cpu", depthwise) is False  # bf16 depthwise convs are slower on CPUs
     assert train.default_amp("cpu", models.SmallCNN()) == train.native_bf16("cpu")
+    assert train.fit_precision("cpu").startswith("bf16" if train.native_bf16("cpu") else "float32")
     _, h = quick_fit(loaders, epochs=1)
     assert h.settings["amp"] == train.native_bf16("cpu")  # recorded, so checkpoints and tables say which was used
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
