@@ -12,7 +12,8 @@ as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the ru
     student  write student copies of the notebooks (solutions and hidden tests removed) to build/student/
     grade    grade a returned student notebook: python course.py grade path/to/returned.ipynb
     slides   build the reveal.js decks into slides/ (add --cdn for CDN-linked decks)
-    bench    training-speed benchmark: classic loop vs course loop (see benchmarks/)
+    bench    training-speed benchmark: classic loop vs course loop (add --out benchmarks/RESULTS.md to record it)
+    reference  converged multi-seed reference experiments (see course_utils/reference_results/)
     setup    only create/update .venv
 """
 
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 EXTRAS = "dev,instructor"
 STAMP = VENV / ".course-installed"
-VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "setup")
+VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "reference", "setup")
 
 # What each verb imports (module names). An activated environment that has all of them is used as is.
 _RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "ipywidgets", "ipykernel",
@@ -42,6 +43,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "grade": (*_RUN, "nbconvert", "nbgrader"),
     "slides": (*_RUN, "nbconvert"),
     "bench": ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm"),
+    "reference": ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm"),
     "setup": (),
 }
 
@@ -112,8 +114,7 @@ def _run(cmd: list[str], cwd: Path = ROOT) -> int:
 
 def _run_module(module: str, args: list[str]) -> int:
     """Run `python -m module args` from the caller's folder, so relative paths in `args` mean what they say."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    return subprocess.run([sys.executable, "-m", module, *args], env=env).returncode
+    return subprocess.run([sys.executable, "-m", module, *args]).returncode
 
 
 def cmd_test(args: list[str]) -> int:
@@ -129,13 +130,13 @@ def cmd_test(args: list[str]) -> int:
 
 def cmd_run(args: list[str]) -> int:
     """Execute the notebooks (all, or those named) into build/executed/ — or in place with --inplace."""
-    from tools.notebooks import NOTEBOOKS, course_notebooks, execute
+    from course_utils.tools.notebooks import NOTEBOOKS, course_notebooks, execute
 
     inplace = "--inplace" in args
     names = [a for a in args if not a.startswith("--")]
     paths = [Path(n).resolve() for n in names] if names else course_notebooks()
     out_dir = ROOT / "build" / "executed"
-    from course_utils.mode import device_name, mode_name
+    from course_utils.runtime import device_name, mode_name
 
     print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}")
     rows, failed = [], 0
@@ -145,7 +146,7 @@ def cmd_run(args: list[str]) -> int:
         failed += not result.ok
         status = "ok" if result.ok else f"FAILED: {result.error}"
         rows.append((path.relative_to(NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
-    from course_utils.plot import format_table
+    from course_utils.tables import format_table
 
     print()
     print(format_table(rows, ["notebook", "status", "seconds", "headline"]))
@@ -158,7 +159,6 @@ def cmd_lab(args: list[str]) -> int:
 
 
 def dispatch(verb: str, args: list[str]) -> int:
-    sys.path.insert(0, str(ROOT))
     if verb == "setup":
         print(f"Ready: {VENV}")
         return 0
@@ -169,11 +169,13 @@ def dispatch(verb: str, args: list[str]) -> int:
     if verb == "lab":
         return cmd_lab(args)
     if verb in ("student", "grade"):
-        return _run_module("tools.homework", [verb, *args])
+        return _run_module("course_utils.tools.homework", [verb, *args])
     if verb == "slides":
-        return _run_module("tools.slides", args)
+        return _run_module("course_utils.tools.slides", args)
     if verb == "bench":
-        return _run_module("benchmarks.train_speed", args)
+        return _run_module("course_utils.tools.bench", args)
+    if verb == "reference":
+        return _run_module("course_utils.reference", args)
     raise AssertionError(verb)
 
 

@@ -1,18 +1,25 @@
-"""Shared code of the CNN teaching notebooks: mode and device, data, models, training, summaries, plots.
+"""Shared code of the CNN teaching notebooks, one module per concept.
 
-Each concept lives in its own module (`mode`, `data`, `conv`, `models`, `train`, `summary`, `plot`, `zoo`); the most
-used names are re-exported here so a notebook can start with `import course_utils as cu`.
-Note: `cu.summary` is the *function* `summary(model, input_size)`; import the module's other names directly
-(`cu.stage_table`, or `from course_utils.summary import stage_table`).
+`runtime` (device, quick/full mode, seeding, sync) · `data` (datasets and loaders) · `models` (the networks and their
+one registry) · `conv` (convolution from scratch) · `train` (`fit`, `evaluate`), with `history`, `optim`,
+`precision` and `checkpoint` · `classic` (the classic blog loop) · `speed` (classic loop vs `fit`) · `measure`
+(summaries, parameter/MAC/FLOP counts, device peaks) · `tables` · `plot` (figures) ·
+`banner` (`run_info`, the notebook banner) · `tools` (the course's command-line tools: running notebooks, homework, slides, benchmark).
+The most used names are re-exported here so a notebook can start with `import course_utils as cu`.
+Note: `cu.summary` is the *function* `summary(model, input_size)`.
 """
 
 from .data import DeviceLoader, load_dataset, make_loaders
-from .mode import get_device, is_quick, mode_name, run_info, seed_everything, set_quick
-from .summary import SummaryResult, count_flops, count_macs, count_params, stage_table, summary
-from .train import History, evaluate, fit
+from .history import History
+from .measure import SummaryResult, count_flops, count_macs, count_params, stage_table, summary
+from .banner import run_info
+from .runtime import get_device, is_quick, mode_name, seed_everything, set_quick, sync
+from .tables import format_table, print_table
+from .train import FitConfig, evaluate, fit
 
 __all__ = [
     "DeviceLoader",
+    "FitConfig",
     "History",
     "SummaryResult",
     "count_flops",
@@ -20,15 +27,18 @@ __all__ = [
     "count_params",
     "evaluate",
     "fit",
+    "format_table",
     "get_device",
     "is_quick",
     "load_dataset",
     "make_loaders",
     "mode_name",
+    "print_table",
     "run_info",
     "seed_everything",
     "set_quick",
     "stage_table",
     "summary",
+    "sync",
 ]
 __version__ = "0.1.0"

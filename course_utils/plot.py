@@ -1,4 +1,5 @@
-"""Figures the notebooks share: learning curves, image grids, feature maps, kernels; and plain-text tables."""
+"""Figures the notebooks share: learning curves, image grids, feature maps and kernels (figures only; tables live in
+`tables`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .train import History
+from .history import History
 
 
 def plot_history(histories: Mapping[str, History], title: str | None = None) -> Figure:
@@ -70,27 +71,20 @@ def show_images(
     """A grid of (N, H, W) or (N, 1, H, W) images titled with labels and, if given, predictions (red when wrong)."""
     imgs = images.detach().cpu().float()
     imgs = imgs[:, 0] if imgs.dim() == 4 else imgs
-    n = imgs.shape[0]
-    nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * 1.15), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
-        ax.imshow(imgs[i], cmap="gray")
 
-        def name(k: int) -> str:
-            return classes[k] if classes else str(k)
+    def name(k: int) -> str:
+        return classes[k] if classes else str(k)
 
-        title, color = "", "black"
-        if labels is not None:
-            title = name(int(labels[i]))
+    titles, colors = [], []
+    for i in range(imgs.shape[0]):
+        title = name(int(labels[i])) if labels is not None else ""
+        wrong = preds is not None and labels is not None and int(preds[i]) != int(labels[i])
         if preds is not None:
             title += f" → {name(int(preds[i]))}"
-            color = "black" if labels is None or int(preds[i]) == int(labels[i]) else "red"
-        ax.set_title(title, fontsize=8, color=color)
-    fig.tight_layout()
-    return fig
+        titles.append(title)
+        colors.append("red" if wrong else "black")
+    show = labels is not None or preds is not None
+    return _grid(imgs, ncols, None, scale, titles if show else None, colors, height=1.15, cmap="gray")
 
 
 def feature_maps(model: nn.Module, layer: nn.Module, image: torch.Tensor) -> torch.Tensor:
@@ -110,19 +104,8 @@ def feature_maps(model: nn.Module, layer: nn.Module, image: torch.Tensor) -> tor
 
 
 def plot_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.8) -> Figure:
-    """Show each channel of a (C, H, W) tensor as its own small image."""
-    c = maps.shape[0]
-    nrows = -(-c // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < c:
-            ax.imshow(maps[i], cmap="viridis")
-            ax.set_title(str(i), fontsize=7)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    """Show each channel of a (C, H, W) tensor as its own small image, numbered."""
+    return _grid(maps, ncols, title, scale, labels=[str(i) for i in range(maps.shape[0])], cmap="viridis")
 
 
 def plot_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None, scale: float = 1.6) -> Figure:
@@ -132,40 +115,22 @@ def plot_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None,
     return _grid(w, ncols, title, scale, cmap="RdBu_r", vmin=-lim, vmax=lim)
 
 
-def _grid(tiles: torch.Tensor, ncols: int, title: str | None, scale: float, **kwargs: object) -> Figure:
+def _grid(
+    tiles: torch.Tensor, ncols: int, title: str | None, scale: float, labels: Sequence[str] | None = None,
+    label_colors: Sequence[str] | None = None, height: float = 1.0, **imshow: object,
+) -> Figure:  # fmt: skip
+    """The one image-grid layout: `tiles` (N, H, W) in rows of `ncols`, each optionally titled, axes off."""
     n = tiles.shape[0]
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * scale, nrows * scale * height), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
-        if i < n:
-            ax.imshow(tiles[i], **kwargs)
+        if i >= n:
+            continue
+        ax.imshow(tiles[i], **imshow)
+        if labels is not None:
+            ax.set_title(labels[i], fontsize=8, color=label_colors[i] if label_colors else "black")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-def format_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> str:
-    """A plain-text table with aligned columns (numbers right-aligned, with thousands separators)."""
-
-    def cell(v: object) -> str:
-        if isinstance(v, bool) or v is None:
-            return "—" if v is None else str(v)
-        if isinstance(v, int):
-            return f"{v:,}"
-        if isinstance(v, float):
-            return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-        return str(v)
-
-    text = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text)) if text else len(h) for i, h in enumerate(headers)]
-    numeric = [all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows) for i in range(len(headers))]
-    fmt = lambda vals: "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(vals, widths, numeric))  # noqa: E731
-    lines = [fmt(list(headers)), "  ".join("-" * w for w in widths)] + [fmt(r) for r in text]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def print_table(rows: Sequence[Sequence[object]], headers: Sequence[str]) -> None:
-    """Print `format_table(rows, headers)`."""
-    print(format_table(rows, headers))

@@ -1,19 +1,20 @@
 """`fit` and `evaluate`: a training loop that is fast by default and returns a `History`.
 
-What makes it fast (each one is explained in the notebooks):
-device-resident data (`data.DeviceLoader`), large batches with a learning rate scaled to the batch and a warm-up then
-cosine decay, bf16 autocast on CUDA and on CPUs with native bf16, channels_last on CUDA and CPU, cudnn.benchmark, a fused/foreach optimiser, and no `.item()` per
-step: losses and accuracies are accumulated on the device and copied to the host once per epoch.
+What makes it fast (each one is explained in notebook 07): device-resident data (`data.DeviceLoader`), large batches
+with a learning rate scaled to the batch and a warm-up then cosine decay (`optim`), bf16 autocast where the device
+computes bf16 natively (`precision`), channels_last on CUDA and CPU, cudnn.benchmark and a fused optimiser on CUDA,
+and no `.item()` per step: losses and accuracies are accumulated on the device and copied to the host once per epoch.
+
+Read it top-down: `fit` sets up and runs the epochs; `train_epoch` holds the training step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import math
-import os
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -21,144 +22,166 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .mode import get_device, seed_everything
+from .checkpoint import load_if_matching, save_checkpoint
+from .history import History
+from .optim import default_lr, make_optimizer, schedule_factor
+from .precision import autocast, default_amp
+from .runtime import get_device, seed_everything, sync
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
-class History:
-    """Per-epoch train/validation/test loss and accuracy, seconds per epoch and the loss of every step."""
+class FitConfig:
+    """Every setting of `fit`, one field each; `fit(model, train, epochs=5, lr=1e-3)` sets them by keyword."""
 
-    train_loss: list[float] = field(default_factory=list)
-    train_acc: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    step_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int | None = None
-    stopped_early: bool = False
-    interrupted: bool = False
-    loaded_from_checkpoint: bool = False
-    settings: dict[str, Any] = field(default_factory=dict)
+    epochs: int = 3  # passes over the training data
+    lr: float | None = None  # peak learning rate; None: scaled to the batch size (optim.default_lr)
+    optimizer: str = "adamw"  # "adamw", or "sgd" (with Nesterov momentum)
+    weight_decay: float = 5e-4  # decoupled weight decay, not applied to biases and normalisation weights
+    momentum: float = 0.9  # SGD's momentum
+    warmup: float = 0.1  # fraction of all steps over which the learning rate rises linearly from ~0
+    schedule: str = "cosine"  # after the warm-up: "cosine" decay to 0, or "constant"
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    amp: bool | None = None  # bf16 autocast; None: where the device computes bf16 natively (precision.default_amp)
+    channels_last: bool | None = None  # NHWC memory layout; None: on for CUDA and CPU (MPS gains nothing)
+    compile: bool = False  # torch.compile the model for the training steps
+    patience: int | None = None  # stop when validation accuracy has not improved for this many epochs (needs val)
+    restore_best: bool = True  # with a validation loader: end with the weights of the best validation epoch
+    max_steps: int | None = None  # cap on the steps per epoch (the schedule is planned for the capped epochs)
+    checkpoint: str | Path | None = None  # train-or-load: load when a checkpoint of the same run exists, else save one
+    seed: int | None = 0  # seeds every generator and restarts a DeviceLoader's shuffling (same seed, same batches)
+    device: torch.device | str | None = None  # None: the best available (runtime.get_device)
+    progress: bool = True  # a progress bar with the loss and accuracies
+    desc: str | None = None  # the progress bar's label; None: the model's class name
 
-    @property
-    def epochs(self) -> int:
-        """Number of completed epochs."""
-        return len(self.seconds)
-
-    def time_to_accuracy(self, threshold: float, on: str = "test") -> float | None:
-        """Training seconds until the `on` ('test' or 'val') accuracy first reaches `threshold`, or None."""
-        accs = self.test_acc if on == "test" else self.val_acc
-        elapsed = 0.0
-        for acc, sec in zip(accs, self.seconds):
-            elapsed += sec
-            if acc >= threshold:
-                return elapsed
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain lists and numbers (safe for `torch.load(weights_only=True)` and JSON)."""
-        return asdict(self)
+    def __post_init__(self) -> None:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a whole number >= 1, got {self.epochs!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"unknown schedule {self.schedule!r}: use 'cosine' or 'constant'")
+        if self.optimizer not in ("adamw", "sgd"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}: use 'adamw' or 'sgd'")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1 (or None for whole epochs), got {self.max_steps!r}")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> History:
-        """Inverse of `to_dict`."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def __repr__(self) -> str:
-        if not self.epochs:
-            return "History(no completed epoch)"
-        last = f"train loss {self.train_loss[-1]:.4f}, train acc {self.train_acc[-1]:.4f}"
-        if self.test_acc:
-            last += f", test acc {self.test_acc[-1]:.4f}"
-        return f"History({self.epochs} epochs, {sum(self.seconds):.1f} s; {last})"
+    def from_options(cls, config: FitConfig | None, options: dict[str, Any]) -> FitConfig:
+        """`config` (or the defaults) with `options` replacing fields; an unknown option names the known ones."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"fit got unknown option(s) {', '.join(unknown)}; the options are: {', '.join(sorted(known))}")
+        return cls(**{**asdict(config or cls()), **options})
 
 
-def _batch_size(loader: Batches) -> int:
-    size = getattr(loader, "batch_size", None)
-    if not isinstance(size, int):
-        raise TypeError("fit needs a loader with an integer .batch_size (a DataLoader or a DeviceLoader)")
-    return size
+@dataclass
+class EpochStats:
+    """What one pass over the training data measured."""
+
+    loss: float  # mean training loss of the epoch's steps (weights changing along the way)
+    acc: float  # training accuracy of those steps
+    seconds: float  # wall-clock seconds, the device synchronised before and after
+    step_loss: list[float] = field(default_factory=list)  # the loss of every step
 
 
-def native_bf16(device: torch.device | str) -> bool:
-    """Whether `device` computes bf16 natively: CUDA from Ampere on, CPUs with AVX-512 BF16 or AMX.
+def fit(
+    model: nn.Module, train: Batches, test: Batches | None = None, *, val: Batches | None = None,
+    config: FitConfig | None = None, **options: Any,
+) -> History:  # fmt: skip
+    """Train `model` on `train` and return its `History`; `options` are `FitConfig` fields (`epochs=5`, `lr=1e-3`).
 
-    On other CPUs bf16 is emulated and slower than float32; MPS is left at float32."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    if dev.type == "cpu":
-        checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-        return any(check is not None and bool(check()) for check in checks)
-    return False
-
-
-def default_amp(device: torch.device | str, model: nn.Module | None = None) -> bool:
-    """`fit`'s default for bf16 autocast: on where the device computes bf16 natively (`native_bf16`).
-
-    On a CPU it stays off for a model with grouped or depthwise convolutions (MobileNet): oneDNN runs those about
-    2x slower in bf16 than in float32 (measured on a 2-core AMD EPYC with AVX-512 BF16)."""
-    dev = torch.device(device)
-    if not native_bf16(dev):
-        return False
-    if dev.type == "cpu" and model is not None:
-        return not any(isinstance(m, nn.Conv2d) and m.groups > 1 for m in model.modules())
-    return True
-
-
-def fit_precision(device: torch.device | str) -> str:
-    """In words, what `fit` computes in by default on `device` (for run-info cells and tables)."""
-    dev = torch.device(device)
-    if not native_bf16(dev):
-        return "float32 (no native bf16)"
-    return "bf16 autocast (native bf16" + ("; float32 for depthwise convs)" if dev.type == "cpu" else ")")
-
-
-def default_lr(optimizer: str, batch_size: int) -> float:
-    """Learning rate scaled to the batch: linear for SGD (0.1 at 256), square-root for AdamW (1e-3 at 64)."""
-    if optimizer == "sgd":
-        return 0.1 * batch_size / 256
-    return 1e-3 * math.sqrt(batch_size / 64)
-
-
-def make_optimizer(
-    model: nn.Module, name: str, lr: float, weight_decay: float, momentum: float, device: torch.device
-) -> torch.optim.Optimizer:
-    """AdamW or SGD (Nesterov), fused on CUDA and foreach elsewhere; no weight decay on biases and norm weights."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.dim() > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    speed: dict[str, bool] = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, **speed)
-    if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, **speed)
-    raise ValueError(f"unknown optimizer {name!r}: use 'adamw' or 'sgd'")
+    Evaluates on `val` and `test` after each epoch. With `patience`, stops when the validation accuracy has not improved
+    for that many epochs. With `checkpoint`, loads instead of training when a checkpoint of the same model and settings
+    exists, and saves one otherwise. Seed the model's initialisation yourself (`seed_everything`) before building it.
+    Ctrl-C stops cleanly: the partial History is returned and the model keeps its current weights.
+    """
+    cfg = FitConfig.from_options(config, options)
+    dev = torch.device(cfg.device) if cfg.device is not None else get_device()
+    if cfg.patience is not None and val is None:
+        raise ValueError("early stopping (patience=...) needs a validation loader: pass val=...")
+    settings = run_settings(cfg, model, train, dev)
+    model.to(dev)
+    if settings["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    if cfg.checkpoint is not None and (loaded := load_if_matching(cfg.checkpoint, model, settings)) is not None:
+        return loaded
+    if cfg.seed is not None:
+        seed_everything(cfg.seed)
+        if hasattr(train, "reseed"):
+            train.reseed(cfg.seed)  # same seed -> same data order
+    opt = make_optimizer(model, cfg.optimizer, settings["lr"], cfg.weight_decay, cfg.momentum, dev)
+    total = cfg.epochs * settings["steps_per_epoch"]
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule_factor(cfg.schedule, total, cfg.warmup))
+    step_model = torch.compile(model) if cfg.compile else model
+    history, best = History(settings=settings), _BestWeights(cfg.patience, cfg.restore_best)
+    with _progress(total, cfg.progress, cfg.desc or type(model).__name__) as bar, _torch_flags(dev):
+        try:
+            for epoch in range(cfg.epochs):
+                history.lr.append(opt.param_groups[0]["lr"])
+                stats = train_epoch(step_model, train, opt, sched, dev, amp=settings["amp"], bar=bar,
+                                    channels_last=settings["channels_last"], label_smoothing=cfg.label_smoothing,
+                                    max_steps=settings["steps_per_epoch"])  # fmt: skip
+                history.add_epoch(stats.loss, stats.acc, stats.seconds, stats.step_loss)
+                for name, loader in (("val", val), ("test", test)):
+                    if loader is not None:
+                        history.add_eval(name, *evaluate(model, loader, dev, settings["amp"], settings["channels_last"]))
+                _show(bar, history)
+                if val is not None and best.update(model, history, epoch):
+                    history.stopped_early = True
+                    break
+        except KeyboardInterrupt:
+            history.interrupted = True
+            print(f"Interrupted: returning the history of {history.epochs} completed epoch(s); the model keeps its weights.")
+    if not history.interrupted:
+        best.restore(model)
+        if cfg.checkpoint is not None:
+            save_checkpoint(cfg.checkpoint, model, history, settings)
+    return history
 
 
-def warmup_cosine(total_steps: int, warmup: float = 0.1) -> Callable[[int], float]:
-    """Learning-rate factor: linear warm-up over the first `warmup` fraction of steps, then cosine decay to 0."""
-    warm = max(1, int(total_steps * warmup))
-
-    def factor(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        progress = (step - warm) / max(1, total_steps - warm)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def _autocast(device: torch.device, amp: bool) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=amp)
+def train_epoch(
+    model: nn.Module, batches: Batches, opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
+    device: torch.device, *, amp: bool = False, channels_last: bool = False, label_smoothing: float = 0.0,
+    max_steps: int | None = None, bar: Any = None,
+) -> EpochStats:  # fmt: skip
+    """One pass over `batches`: the training step, repeated. The host waits for the device only at the end."""
+    model.train()
+    sync(device)
+    start = time.perf_counter()
+    loss_sum, count, step_losses = torch.zeros((), device=device), 0, []
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    for step, (x, y) in enumerate(batches):
+        if max_steps is not None and step >= max_steps:
+            break
+        # 1. the batch onto the device, in the memory layout the convolutions prefer
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        # 2. forward pass and loss (bf16 autocast where the device computes bf16 natively; the loss in float32)
+        with autocast(device, amp):
+            out = model(x)
+            loss = F.cross_entropy(out.float(), y, label_smoothing=label_smoothing)
+        # 3. backward pass and update
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        # 4. bookkeeping on the device: no .item() here, so the host never waits for the device
+        loss_sum += loss.detach() * y.shape[0]
+        correct += (out.detach().argmax(1) == y).sum()
+        count += y.shape[0]
+        step_losses.append(loss.detach())
+        if bar is not None:
+            bar.update(1)
+    sync(device)
+    if count == 0:
+        raise ValueError("the training loader yielded no batch")
+    seconds = time.perf_counter() - start
+    losses = torch.stack(step_losses).float().cpu().tolist()  # the epoch's one copy to the host
+    return EpochStats(loss_sum.item() / count, correct.item() / count, seconds, losses)
 
 
 @torch.no_grad()
@@ -181,7 +204,7 @@ def evaluate(
         x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         if channels_last and x.dim() == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        with _autocast(dev, amp):
+        with autocast(dev, amp):
             out = model(x)
         loss_sum += F.cross_entropy(out.float(), y, reduction="sum")
         correct += (out.argmax(1) == y).sum()
@@ -192,204 +215,77 @@ def evaluate(
     return loss_sum.item() / count, correct.item() / count
 
 
-def architecture_signature(model: nn.Module) -> list[str]:
-    """The class name and every state_dict entry's name and shape: equal signatures mean loadable weights."""
-    sig = [type(model).__name__]
-    sig += [f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()]
-    return sig
-
-
-def save_checkpoint(path: str | Path, model: nn.Module, history: History, settings: dict[str, Any]) -> None:
-    """Save weights, history and settings atomically: write a temporary file, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "architecture": architecture_signature(model),
-        "settings": settings,
-        "history": history.to_dict(),
-    }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: str | Path, model: nn.Module) -> tuple[History, dict[str, Any]]:
-    """Load a checkpoint written by `save_checkpoint` into `model` (weights only: no pickled code runs)."""
-    payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-    want, have = architecture_signature(model), payload["architecture"]
-    if want != have:
-        diff = next((f"{a} vs {b}" for a, b in zip(want, have) if a != b), f"{len(want)} vs {len(have)} entries")
-        raise ValueError(
-            f"checkpoint {path} was saved for a different architecture ({have[0]}; first difference: {diff}). "
-            "Delete the file or pass another checkpoint path to train this model from scratch."
-        )
-    model.load_state_dict(payload["state_dict"])
-    history = History.from_dict(payload["history"])
-    history.loaded_from_checkpoint = True
-    return history, payload["settings"]
-
-
-def _progress(total: int, enabled: bool, desc: str) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="step", leave=True, mininterval=0.5)
-
-
-def fit(
-    model: nn.Module,
-    train: Batches,
-    test: Batches | None = None,
-    *,
-    epochs: int = 3,
-    lr: float | None = None,
-    optimizer: str = "adamw",
-    weight_decay: float = 5e-4,
-    momentum: float = 0.9,
-    warmup: float = 0.1,
-    schedule: str = "cosine",
-    label_smoothing: float = 0.0,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
-    compile: bool = False,
-    val: Batches | None = None,
-    patience: int | None = None,
-    restore_best: bool = True,
-    max_steps: int | None = None,
-    checkpoint: str | Path | None = None,
-    seed: int | None = 0,
-    device: torch.device | str | None = None,
-    progress: bool = True,
-    desc: str | None = None,
-) -> History:
-    """Train `model` on `train` for `epochs` epochs and return its `History`.
-
-    Evaluates on `val` and `test` after each epoch. With `patience`, stops when the validation accuracy has not improved
-    for that many epochs and (with `restore_best`) puts back the best weights. With `checkpoint`, loads instead of
-    training when a checkpoint of the same architecture and settings exists, and saves one otherwise.
-    `seed` seeds every generator and restarts a DeviceLoader's shuffling (seed the model's initialisation yourself
-    with `seed_everything` before building it). Ctrl-C stops cleanly: the partial History is returned and the model keeps its current weights.
-    `amp` (bf16 autocast) defaults to on where the device computes bf16 natively (CUDA GPUs from Ampere on, CPUs with
-    AVX-512 BF16 or AMX; not for depthwise convolutions on a CPU: `default_amp`), `channels_last` to on for CUDA and
-    CPU (faster convolutions on both; MPS gains nothing); `max_steps` caps the steps per epoch.
-    """
-    dev = torch.device(device) if device is not None else get_device()
-    amp = default_amp(dev, model) if amp is None else amp
-    channels_last = dev.type in ("cuda", "cpu") if channels_last is None else channels_last
-    if patience is not None and val is None:
-        raise ValueError("early stopping (patience=...) needs a validation loader: pass val=...")
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"unknown schedule {schedule!r}: use 'cosine' or 'constant'")
-    batch_size = _batch_size(train)
-    lr = default_lr(optimizer, batch_size) if lr is None else lr
-    steps_per_epoch = len(train)  # type: ignore[arg-type]
-    if max_steps is not None:
-        steps_per_epoch = min(steps_per_epoch, max_steps)
-    settings = {
-        "epochs": epochs, "lr": lr, "optimizer": optimizer, "weight_decay": weight_decay, "momentum": momentum,
-        "warmup": warmup, "schedule": schedule, "label_smoothing": label_smoothing, "batch_size": batch_size,
-        "steps_per_epoch": steps_per_epoch, "seed": seed, "amp": amp, "channels_last": channels_last,
-        "patience": patience, "train_samples": int(getattr(train, "num_samples", 0) or 0),
+def run_settings(cfg: FitConfig, model: nn.Module, train: Batches, device: torch.device) -> dict[str, Any]:
+    """The settings that identify a training run (stored in `History.settings` and in checkpoints), with every
+    default resolved: the learning rate, bf16 autocast, memory layout and steps per epoch actually used."""
+    batch_size = getattr(train, "batch_size", None)
+    if not isinstance(batch_size, int):
+        raise TypeError("fit needs a loader with an integer .batch_size (a DataLoader or a DeviceLoader)")
+    steps = len(train)  # type: ignore[arg-type]
+    steps = steps if cfg.max_steps is None else min(steps, cfg.max_steps)
+    return {
+        "epochs": cfg.epochs, "lr": default_lr(cfg.optimizer, batch_size) if cfg.lr is None else cfg.lr,
+        "optimizer": cfg.optimizer, "weight_decay": cfg.weight_decay, "momentum": cfg.momentum, "warmup": cfg.warmup,
+        "schedule": cfg.schedule, "label_smoothing": cfg.label_smoothing, "batch_size": batch_size,
+        "steps_per_epoch": steps, "seed": cfg.seed, "amp": default_amp(device, model) if cfg.amp is None else cfg.amp,
+        "channels_last": device.type in ("cuda", "cpu") if cfg.channels_last is None else cfg.channels_last,
+        "patience": cfg.patience, "train_samples": int(getattr(train, "num_samples", 0) or 0),
     }  # fmt: skip
 
-    model.to(dev)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    if checkpoint is not None and Path(checkpoint).is_file():
-        history, saved = load_checkpoint(checkpoint, model)
-        if saved == settings:
-            print(f"Loaded trained weights from {checkpoint} (delete it to train again).")
-            return history
-        print(f"{checkpoint} was trained with other settings: training again and overwriting it.")
 
-    if seed is not None:
-        seed_everything(seed)
-        if hasattr(train, "reseed"):
-            train.reseed(seed)  # same seed -> same data order
-    if dev.type == "cuda":
+class _BestWeights:
+    """Early stopping on validation accuracy: remembers the best epoch (and its weights, to restore them)."""
+
+    def __init__(self, patience: int | None, restore_best: bool) -> None:
+        self.patience, self.restore_best = patience, restore_best
+        self.best_acc, self.since_best, self.state = -1.0, 0, None
+
+    def update(self, model: nn.Module, history: History, epoch: int) -> bool:
+        """Record the latest validation accuracy; True when training should stop."""
+        if history.val_acc[-1] > self.best_acc:
+            self.best_acc, self.since_best, history.best_epoch = history.val_acc[-1], 0, epoch
+            if self.restore_best:
+                self.state = copy.deepcopy(model.state_dict())
+            return False
+        self.since_best += 1
+        return self.patience is not None and self.since_best >= self.patience
+
+    def restore(self, model: nn.Module) -> None:
+        """Put the best epoch's weights back (when restoring was asked for and there was a validation loader)."""
+        if self.state is not None:
+            model.load_state_dict(self.state)
+
+
+@contextlib.contextmanager
+def _torch_flags(device: torch.device) -> Iterator[None]:
+    """cudnn.benchmark on for CUDA training (picks the fastest convolution algorithms), put back as found after."""
+    before = torch.backends.cudnn.benchmark
+    if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    opt = make_optimizer(model, optimizer, lr, weight_decay, momentum, dev)
-    total = max(1, epochs * steps_per_epoch)
-    factor = warmup_cosine(total, warmup) if schedule == "cosine" else (lambda step: 1.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-    step_fn = torch.compile(model) if compile else model
-
-    history = History(settings=settings)
-    best_acc, best_state, since_best = -1.0, None, 0
-    bar = _progress(total, progress, desc or type(model).__name__)
     try:
-        for epoch in range(epochs):
-            model.train()
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            start = time.perf_counter()
-            loss_sum = torch.zeros((), device=dev)
-            correct = torch.zeros((), device=dev, dtype=torch.long)
-            count = 0
-            step_losses: list[torch.Tensor] = []
-            history.lr.append(opt.param_groups[0]["lr"])
-            for step, (x, y) in enumerate(train):
-                if step >= steps_per_epoch:
-                    break
-                x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-                if channels_last and x.dim() == 4:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(dev, amp):
-                    out = step_fn(x)
-                    loss = F.cross_entropy(out.float(), y, label_smoothing=label_smoothing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                loss = loss.detach()
-                loss_sum += loss * y.shape[0]
-                correct += (out.detach().argmax(1) == y).sum()
-                count += y.shape[0]
-                step_losses.append(loss)
-                if bar is not None:
-                    bar.update(1)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            seconds = time.perf_counter() - start
-            if count == 0:
-                raise ValueError("the training loader yielded no batch")
-            history.step_loss += torch.stack(step_losses).float().cpu().tolist()
-            history.train_loss.append(loss_sum.item() / count)
-            history.train_acc.append(correct.item() / count)
-            history.seconds.append(seconds)
-            postfix = {"loss": f"{history.train_loss[-1]:.3f}", "acc": f"{history.train_acc[-1]:.3f}"}
-            if val is not None:
-                vl, va = evaluate(model, val, dev, amp, channels_last)
-                history.val_loss.append(vl)
-                history.val_acc.append(va)
-                postfix["val_acc"] = f"{va:.3f}"
-            if test is not None:
-                tl, ta = evaluate(model, test, dev, amp, channels_last)
-                history.test_loss.append(tl)
-                history.test_acc.append(ta)
-                postfix["test_acc"] = f"{ta:.3f}"
-            if bar is not None:
-                bar.set_postfix(postfix, refresh=True)
-            if val is not None:
-                if history.val_acc[-1] > best_acc:
-                    best_acc, since_best, history.best_epoch = history.val_acc[-1], 0, epoch
-                    if restore_best:
-                        best_state = copy.deepcopy(model.state_dict())
-                else:
-                    since_best += 1
-                    if patience is not None and since_best >= patience:
-                        history.stopped_early = True
-                        break
-    except KeyboardInterrupt:
-        history.interrupted = True
-        print(f"Interrupted: returning the history of {history.epochs} completed epoch(s); the model keeps its weights.")
+        yield
     finally:
-        if bar is not None:
-            bar.close()
-    if best_state is not None and restore_best and not history.interrupted:
-        model.load_state_dict(best_state)
-    if checkpoint is not None and not history.interrupted:
-        save_checkpoint(checkpoint, model, history, settings)
-    return history
+        torch.backends.cudnn.benchmark = before
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool, desc: str) -> Iterator[Any]:
+    """A tqdm progress bar over `total` steps (None when disabled), always closed."""
+    if not enabled:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="step", leave=True, mininterval=0.5)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _show(bar: Any, history: History) -> None:
+    """The latest epoch's numbers on the progress bar."""
+    if bar is None:
+        return
+    shown = {"loss": history.train_loss, "acc": history.train_acc, "val_acc": history.val_acc, "test_acc": history.test_acc}
+    bar.set_postfix({k: f"{v[-1]:.3f}" for k, v in shown.items() if v}, refresh=True)

@@ -9,12 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch.nn as nn
+
+from course_utils.models import registry
+from course_utils.tools import bench as train_speed
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks import train_speed  # noqa: E402
 
 COLUMNS = ["model", "loop", "batch", "warm-up s", "epoch 1 s", "steady s/epoch", "CPU s/epoch", "eval s/epoch",
            "images/s", "test acc", "speed-up", "time to 98 %", "GFLOP/image", "TFLOP/s", "% of peak"]  # fmt: skip
@@ -22,7 +22,7 @@ COLUMNS = ["model", "loop", "batch", "warm-up s", "epoch 1 s", "steady s/epoch",
 
 def test_cli_writes_a_table_with_every_column(tmp_path):
     out = tmp_path / "RESULTS.md"
-    cmd = [sys.executable, "-m", "benchmarks.train_speed", "--quick", "--models", "small_cnn", "--train-size", "256",
+    cmd = [sys.executable, "-m", "course_utils.tools.bench", "--quick", "--models", "small_cnn", "--train-size", "256",
            "--test-size", "500", "--epochs", "1", "--warmup-steps", "1", "--threshold", "0.98", "--out", str(out)]  # fmt: skip
     env = {**os.environ, "COURSE_QUICK": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -42,7 +42,7 @@ def test_cli_writes_a_table_with_every_column(tmp_path):
     assert all(c[col["time to 98 %"]] == "not reached" or c[col["time to 98 %"]].endswith(" s") for c in cells)
     assert cells[0][col["GFLOP/image"]] == cells[1][col["GFLOP/image"]] == "0.0016", "same FLOPs for both loops"
     assert all(float(c[col["CPU s/epoch"]]) > 0 and c[col["% of peak"]] == "—" for c in cells)
-    for needle in ("- Command: `", "python -m benchmarks.train_speed --quick --models small_cnn", "- Device: cpu",
+    for needle in ("- Command: `", "python3 course.py bench --quick --models small_cnn", "- Device: cpu",
                    "- Versions: Python", "torch ", "- Peak: no peak figure is used on CPU", "256 training images"):  # fmt: skip
         assert needle in text, needle
     assert "| SmallCNN |" in result.stdout, "the table is printed too"
@@ -65,9 +65,8 @@ def test_results_file_keeps_one_section_per_key(tmp_path):
 
 def test_model_names_and_fit_options():
     assert train_speed.resolve_models("inception, small_cnn,inception") == ["inception", "small_cnn"]
-    assert "resnet18_biased" in train_speed.resolve_models("zoo")
-    assert train_speed.resolve_models("zoo:resnet18") == ["resnet18_biased"]
-    assert train_speed.MODELS["resnet18"].input_size == (1, 32, 32), "ResNet18 runs on 28x28 digits padded by 2"
+    assert "resnet18_d2l" in train_speed.resolve_models("zoo") and "resnet18" not in train_speed.resolve_models("zoo")
+    assert registry.REGISTRY["resnet18"].shape() == (1, 32, 32), "ResNet18 runs on 28x28 digits padded by 2"
     with pytest.raises(ValueError, match="unknown model 'lenet'"):
         train_speed.resolve_models("lenet")
     assert train_speed.parse_fit_options(["amp=True", "lr=0.01", "optimizer=sgd"]) == {
@@ -79,10 +78,32 @@ def test_model_names_and_fit_options():
 def test_zoo_lr_note_names_the_zoo_learning_rates():
     from types import SimpleNamespace as NS
 
-    from course_utils.train import History
-
-    rows = [NS(loop="classic", model="VGG19 (zoo, 32 px)", history=None),
-            NS(loop="course", model="VGG19 (zoo, 32 px)", history=History(settings={"lr": 1e-4})),
-            NS(loop="course", model="SmallCNN", history=History(settings={"lr": 1.4e-3}))]  # fmt: skip
+    rows = [NS(loop="classic", key="vgg19", model="VGG19", lr=0.01),
+            NS(loop="course", key="vgg19", model="VGG19", lr=1e-4),
+            NS(loop="course", key="small_cnn", model="SmallCNN", lr=1.4e-3)]  # fmt: skip
     assert train_speed.zoo_lr_note(rows).endswith("(lr VGG19 1e-04)")
     assert train_speed.zoo_lr_note(rows[2:]) == ""
+
+
+class _Throwaway(nn.Module):
+    """A model that exists only in this test."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(28 * 28, 10)
+
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+
+
+def test_a_new_registry_entry_appears_in_the_benchmark(monkeypatch, tmp_path):
+    """Adding a network is adding a registry entry: the benchmark picks it up with no other change."""
+    entry = registry.ModelEntry(title="Throwaway", builder=lambda n, c, k: _Throwaway(), notebook="00", input_size=28,
+                                reference_params=7_850)  # fmt: skip
+    monkeypatch.setitem(registry.REGISTRY, "throwaway", entry)
+    assert "throwaway" in train_speed.resolve_models("all")
+    out = tmp_path / "RESULTS.md"
+    args = ["--quick", "--models", "throwaway", "--train-size", "256", "--test-size", "200", "--epochs", "1",
+            "--warmup-steps", "1", "--out", str(out)]  # fmt: skip
+    assert train_speed.main(args) == 0
+    assert "| Throwaway | classic |" in out.read_text() and "| Throwaway | course |" in out.read_text()

@@ -68,8 +68,8 @@ def test_mnist_and_fashion_mnist_files_are_never_confused(tmp_path, data_cache):
         shutil.copy(data.BUNDLED / "fashion-mnist-mini" / f"{name}.gz", folder / "FashionMNIST" / "raw" / f"{name}.gz")
     fashion = data.load_dataset("fashion-mnist", quick=False, root=folder)
     mnist = data.load_dataset("mnist", quick=False, root=folder)
-    assert abs(fashion.mean - data.TYPICAL_MEAN["fashion-mnist"]) < 0.01
-    assert abs(mnist.mean - data.TYPICAL_MEAN["mnist"]) < 0.01
+    assert abs(fashion.mean - data.DATASETS["fashion-mnist"].typical_mean) < 0.01
+    assert abs(mnist.mean - data.DATASETS["mnist"].typical_mean) < 0.01
 
 
 def test_data_dir_env_with_plain_files(tmp_path, monkeypatch):
@@ -104,7 +104,7 @@ def test_missing_usb_folder(tmp_path):
 
 def test_network_probe_times_out_quickly():
     start = time.perf_counter()
-    assert data._network_available("http://127.0.0.1:9/", timeout=1.0) is False
+    assert data.files._network_available("http://127.0.0.1:9/", timeout=1.0) is False
     assert time.perf_counter() - start < 2
 
 

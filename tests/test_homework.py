@@ -1,4 +1,4 @@
-"""Homework tooling: student copies (nbgrader's preprocessors) and local grading (tools/homework.py).
+"""Homework tooling: student copies (nbgrader's preprocessors) and local grading (course_utils/tools/homework.py).
 
 Precise behaviour is tested on a small instructor notebook (tests/fixtures/hw_fixture.ipynb: solution regions, a
 whole-cell solution, visible and hidden tests, a free-text answer, non-exercise cells); generic properties are tested
@@ -19,12 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from course_utils.tools import homework as hw
+from course_utils.tools.notebooks import course_notebooks
 
-from tools import homework as hw  # noqa: E402
-from tools.notebooks import course_notebooks  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 FIXTURE = ROOT / "tests" / "fixtures" / "hw_fixture.ipynb"
 COURSE = course_notebooks()
@@ -222,7 +220,7 @@ def test_student_copy_refuses_a_misspelt_marker(instructor):
 @needs_nbgrader
 def test_student_command(tmp_path):
     """The command line as the README gives it: all course notebooks by default (the fixture when there are none)."""
-    args = [sys.executable, "-m", "tools.homework", "student", "--out", str(tmp_path)] + ([] if COURSE else [str(FIXTURE)])
+    args = [sys.executable, "-m", "course_utils.tools.homework", "student", "--out", str(tmp_path)] + ([] if COURSE else [str(FIXTURE)])
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     expected = [p.name for p in COURSE] or [FIXTURE.name]

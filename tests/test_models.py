@@ -3,7 +3,7 @@ import torch
 import torchvision
 
 from course_utils import models
-from course_utils.summary import count_params
+from course_utils.measure import count_params
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import json
+import pkgutil
 import re
+import subprocess
 import sys
 
 try:
@@ -20,7 +23,10 @@ import course_utils
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-PACKAGE_MODULES = ["conv", "data", "mode", "models", "plot", "summary", "train", "zoo"]
+PACKAGE = ROOT / "course_utils"
+# Every module of the package, found on disk: a renamed or new module joins every check below automatically.
+PACKAGE_MODULES = sorted(m.name for m in pkgutil.walk_packages(course_utils.__path__, "course_utils."))
+TOOLS = "course_utils.tools"  # the command-line tools: checked like the rest, but notebooks never show their code
 
 
 def _pyproject() -> dict:
@@ -102,66 +108,170 @@ def test_course_py_uses_an_active_environment_only_when_it_is_complete(monkeypat
     assert set(course.NEEDS) == set(course.VERBS)
 
 
-def test_package_modules_are_typed_and_documented():
+def test_every_module_is_found_and_imports():
+    assert len(PACKAGE_MODULES) >= 20, PACKAGE_MODULES
+    for required in ("course_utils.runtime", "course_utils.train", "course_utils.models.registry",
+                     "course_utils.data.specs", "course_utils.classic", "course_utils.tables", "course_utils.banner"):  # fmt: skip
+        assert required in PACKAGE_MODULES
     for name in PACKAGE_MODULES:
-        try:
-            module = __import__(f"course_utils.{name}", fromlist=[name])
-        except ModuleNotFoundError:
-            continue
-        assert module.__doc__, name
-        for attr, obj in vars(module).items():
-            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue
-            if inspect.isfunction(obj) or inspect.isclass(obj):
-                assert obj.__doc__, f"course_utils.{name}.{attr} needs a docstring"
-            if inspect.isfunction(obj):
-                assert "return" in obj.__annotations__, f"course_utils.{name}.{attr} needs a return annotation"
+        importlib.import_module(name)  # an import error fails here instead of dropping the module from the checks
 
 
-def _package_sources() -> dict[str, str]:
-    sources = {}
-    for name in PACKAGE_MODULES:
-        try:
-            module = __import__(f"course_utils.{name}", fromlist=[name])
-        except ModuleNotFoundError:
+@pytest.mark.parametrize("name", PACKAGE_MODULES)
+def test_package_modules_are_typed_and_documented(name):
+    module = importlib.import_module(name)
+    assert module.__doc__, name
+    for attr, obj in vars(module).items():
+        if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
             continue
-        tree = ast.parse(inspect.getsource(module))
-        text = inspect.getsource(module)
-        for node in tree.body:
+        if inspect.isfunction(obj) or inspect.isclass(obj):
+            assert obj.__doc__, f"{name}.{attr} needs a docstring"
+        if inspect.isfunction(obj):
+            assert "return" in obj.__annotations__, f"{name}.{attr} needs a return annotation"
+
+
+def _package_sources(modules: list[str] = PACKAGE_MODULES) -> dict[str, str]:
+    """Top-level class and function sources of the package (not of its command-line tools), by name."""
+    sources: dict[str, str] = {}
+    for name in modules:
+        if name.startswith(TOOLS):
+            continue
+        text = inspect.getsource(importlib.import_module(name))
+        for node in ast.parse(text).body:
             if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                assert node.name not in sources or node.name.startswith("_"), f"{node.name} is defined twice"
                 sources[node.name] = ast.get_source_segment(text, node)
     return sources
+
+
+def _imports(path: Path) -> set[str]:
+    """The course_utils modules that the file at `path` imports (relative imports resolved)."""
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("course_utils")}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            if not base.startswith("course_utils"):
+                continue
+            for alias in node.names:  # `from . import x` imports the module x
+                sub = f"{base}.{alias.name}"
+                found.add(sub if (PACKAGE.parent / sub.replace(".", "/")).with_suffix(".py").exists()
+                          or (PACKAGE.parent / sub.replace(".", "/")).is_dir() else base)  # fmt: skip
+    return found
+
+
+def _import_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        graph[name] = _imports(path) - {name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph` (as a list of modules), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_package_imports_have_no_cycle():
+    graph = _import_graph()
+    assert _cycle(graph) is None, "import cycle: " + " -> ".join(_cycle(graph) or [])
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]  # the check itself finds one
+
+
+def test_package_layers():
+    """runtime imports nothing from the package; nothing below the top imports the banner, tools or the package root."""
+    graph = _import_graph()
+    assert graph["course_utils.runtime"] == set()
+    for module, imported in graph.items():
+        if module != "course_utils" and not module.startswith(TOOLS):
+            assert "course_utils" not in imported, f"{module} imports the package root (import the module it needs)"
+            assert not any(m.startswith(TOOLS) for m in imported), f"{module} imports the command-line tools"
+        if module not in ("course_utils", "course_utils.banner"):
+            assert "course_utils.banner" not in imported or module.startswith(TOOLS), module
+
+
+def test_nothing_patches_the_import_path():
+    folders = [ROOT / d for d in ("course_utils", "tests", "notebooks", "benchmarks")] + [ROOT / "course.py"]
+    hits = subprocess.run(["grep", "-rln", "sys" + ".path", *map(str, folders)], capture_output=True, text=True).stdout
+    assert hits.strip() == "", f"the import path is patched in: {hits}"
+
+
+def test_fit_reads_at_a_glance():
+    from course_utils import train
+
+    node = next(n for n in ast.parse(inspect.getsource(train)).body if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body  # without the docstring
+    assert body[-1].end_lineno - body[0].lineno + 1 <= 60
+    step = next(n for n in ast.parse(inspect.getsource(train)).body if isinstance(n, ast.FunctionDef) and n.name == "train_epoch")
+    assert "loss.backward()" in ast.get_source_segment(inspect.getsource(train), step)
 
 
 def _code_cells(path: Path) -> list[dict]:
     return [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
 
 
+def _drift(name: str, cells: list[dict], package: dict[str, str]) -> list[str]:
+    """Classes and functions a notebook shows under a package name whose code differs from the package's."""
+    problems = []
+    for cell in cells:
+        text = "\n".join(line for line in "".join(cell["source"]).splitlines() if not line.lstrip().startswith(("%", "!")))
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in package:
+                if ast.get_source_segment(text, node) != package[node.name]:
+                    problems.append(f"{name} shows {node.name} differently from course_utils: copy the package's "
+                                    "code verbatim or give the notebook's version another name")  # fmt: skip
+    return problems
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_code_matches_package(path):
     """A class or function shown in a notebook under a course_utils name must be the package's code, verbatim."""
-    package = _package_sources()
-    for cell in _code_cells(path):
-        src = "".join(cell["source"])
-        try:
-            tree = ast.parse("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
-        except SyntaxError:
-            continue
-        text = "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
-        for node in tree.body:
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name in package:
-                shown = ast.get_source_segment(text, node)
-                assert shown == package[node.name], (
-                    f"{path.name} shows {node.name} differently from course_utils: copy the package's code verbatim "
-                    "or give the notebook's version another name"
-                )
+    assert _drift(path.name, _code_cells(path), _package_sources()) == []
 
 
-def test_drift_check_catches_a_change(tmp_path):
+def test_drift_check_catches_a_change():
+    """The drift check fails on a notebook whose copy of a package class differs by one line (and passes on the
+    notebook as committed)."""
+    path = ROOT / "notebooks" / "04_residual_blocks.ipynb"
     package = _package_sources()
-    assert "ResidualBlock" in package and "corr2d" in package
-    changed = package["ResidualBlock"].replace("F.relu(out)", "out")
-    assert changed != package["ResidualBlock"]
+    cells = _code_cells(path)
+    assert _drift(path.name, cells, package) == []
+    shown = next(c for c in cells if "class ResidualBlock(" in "".join(c["source"]))
+    changed = [dict(c, source="".join(c["source"]).replace("return F.relu(out)", "return out")) if c is shown else c
+               for c in cells]  # fmt: skip
+    assert "".join(changed[cells.index(shown)]["source"]) != "".join(shown["source"])
+    problems = _drift(path.name, changed, package)
+    assert problems and "ResidualBlock" in problems[0]
 
 
 def _tags(cell: dict) -> list[str]:
@@ -219,3 +329,46 @@ def test_notebook_outputs_committed_clean(path):
 def test_version_is_exposed():
     assert course_utils.__version__ == _pyproject()["project"]["version"]
     assert sys.version_info >= (3, 10)
+
+
+# Absolute paths of the machine that ran a notebook: its checkout, home, temporary, system or environment folders.
+_MACHINE_PATH = re.compile(
+    r"(?<![\w.<>~-])(?:/(?:work|root|home|Users|tmp|var|private|usr|opt|srv|mnt|builds?)/|[A-Za-z]:\\\\)"
+    r"|(?<!<)site-packages"
+)
+
+
+def _output_text(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts += [out.get("text", ""), "\n".join(out.get("traceback", [])), out.get("evalue", "")]
+        for mime, value in out.get("data", {}).items():
+            if mime.startswith("text/"):
+                parts.append("".join(value) if isinstance(value, list) else value)
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_outputs_hold_no_machine_paths(path):
+    cells = json.loads(path.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "code":
+            hit = _MACHINE_PATH.search(_output_text(cell)) or (str(ROOT) in _output_text(cell) and str(ROOT))
+            assert not hit, f"cell {i} output holds a path of the machine that ran it: {hit}"
+
+
+def test_notebook_cleaner_rewrites_machine_paths():
+    import nbformat
+
+    from course_utils.tools.notebooks import clean
+
+    site = Path(inspect.getfile(json)).parent / "site-packages" / "torch" / "nn" / "functional.py"
+    trace = [f"File \x1b[0;32m{ROOT}/course_utils/models/resnet.py:42\x1b[0m, in \x1b[0;36mforward\x1b[0m",
+             f"File {site}:7", f"File {Path.home()}/notes.py:1", "/tmp/tmpab12cd/x.py"]  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1/0")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("error", ename="E", evalue=f"bad {ROOT}/notebooks/x", traceback=trace),
+                           nbformat.v4.new_output("stream", name="stderr", text=f"warning in {site}\n")]  # fmt: skip
+    cleaned = json.loads(nbformat.writes(clean(nb)))["cells"][0]
+    text = _output_text(cleaned)
+    assert "course_utils/models/resnet.py:42" in text and "<site-packages>/torch/nn/functional.py" in text
+    assert not _MACHINE_PATH.search(text) and str(ROOT) not in text and str(Path.home()) not in text, text

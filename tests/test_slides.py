@@ -1,4 +1,4 @@
-"""Lecture decks (tools/slides.py): structure, offline build, and a real browser opening every deck from file://.
+"""Lecture decks (course_utils/tools/slides.py): structure, offline build, and a real browser opening every deck from file://.
 
 The browser part drives Debian's headless Chromium over the DevTools protocol (package `websocket-client`) with its
 networking off: every deck must show the expected number of slides, typeset all math (no raw `$$`/`\\(` left),
@@ -25,8 +25,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from tools import slides
-from tools.notebooks import course_notebooks
+from course_utils.tools import slides
+from course_utils.tools.notebooks import course_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "slides" / "slides_fixture.ipynb"

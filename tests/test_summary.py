@@ -2,7 +2,7 @@ import torch
 import torch.nn as nn
 
 from course_utils import models
-from course_utils.summary import count_flops, count_macs, stage_table, summary
+from course_utils.measure import count_flops, count_macs, stage_table, summary
 
 
 def test_summary_totals(capsys):

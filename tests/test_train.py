@@ -2,7 +2,7 @@ import pytest
 import torch
 
 import course_utils as cu
-from course_utils import models, train
+from course_utils import history, models, optim, precision
 
 
 @pytest.fixture(scope="module")
@@ -101,37 +101,92 @@ def test_early_stopping_restores_best(loaders):
 
 
 def test_schedule_and_defaults():
-    f = train.warmup_cosine(100, 0.1)
+    f = optim.warmup_cosine(100, 0.1)
     assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0) and f(99) < 0.01
-    assert train.default_lr("sgd", 512) == pytest.approx(0.2)
-    assert train.default_lr("adamw", 256) == pytest.approx(2e-3)
+    assert optim.default_lr("sgd", 512) == pytest.approx(0.2)
+    assert optim.default_lr("adamw", 256) == pytest.approx(2e-3)
     with pytest.raises(ValueError, match="optimizer"):
-        train.make_optimizer(models.SmallCNN(), "rmsprop", 0.1, 0.0, 0.9, torch.device("cpu"))
+        optim.make_optimizer(models.SmallCNN(), "rmsprop", 0.1, 0.0, 0.9, torch.device("cpu"))
 
 
 def test_bf16_default_follows_the_hardware(loaders, monkeypatch):
-    assert train.default_amp("cpu") == train.native_bf16("cpu")
-    assert train.default_amp("mps") is False
+    assert precision.default_amp("cpu") == precision.native_bf16("cpu")
+    assert precision.default_amp("mps") is False
     depthwise = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 4, 1))
-    assert train.default_amp("cpu", depthwise) is False  # bf16 depthwise convs are slower on CPUs
-    assert train.default_amp("cpu", models.SmallCNN()) == train.native_bf16("cpu")
-    assert train.fit_precision("cpu").startswith("bf16" if train.native_bf16("cpu") else "float32")
+    assert precision.default_amp("cpu", depthwise) is False  # bf16 depthwise convs are slower on CPUs
+    assert precision.default_amp("cpu", models.SmallCNN()) == precision.native_bf16("cpu")
+    assert precision.fit_precision("cpu").startswith("bf16" if precision.native_bf16("cpu") else "float32")
     _, h = quick_fit(loaders, epochs=1)
-    assert h.settings["amp"] == train.native_bf16("cpu")  # recorded, so checkpoints and tables say which was used
+    assert h.settings["amp"] == precision.native_bf16("cpu")  # recorded, so checkpoints and tables say which was used
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    assert train.default_amp("cpu") is False  # emulated bf16 is slower than float32: stay in float32
+    assert precision.default_amp("cpu") is False  # emulated bf16 is slower than float32: stay in float32
     _, h = quick_fit(loaders, epochs=3, lr=3e-3, amp=True)  # forcing it works, and bf16 training still learns
     assert h.settings["amp"] is True and h.test_acc[-1] > 0.6
 
 
 def test_history_helpers():
-    h = train.History(test_acc=[0.5, 0.9, 0.95], seconds=[1.0, 2.0, 3.0])
+    h = history.History(test_acc=[0.5, 0.9, 0.95], seconds=[1.0, 2.0, 3.0])
     assert h.time_to_accuracy(0.9) == 3.0 and h.time_to_accuracy(0.99) is None
-    assert train.History.from_dict(h.to_dict()) == h
+    assert history.History.from_dict(h.to_dict()) == h
 
 
 def test_progress_bar_runs(loaders):
     _, h = quick_fit(loaders, epochs=1, max_steps=2)
     assert len(h.step_loss) == 2
     cu.fit(models.SmallCNN(), loaders.train, epochs=1, max_steps=2, progress=True, device="cpu")
+
+
+def _global_flags() -> dict:
+    return {
+        "cudnn.benchmark": torch.backends.cudnn.benchmark,
+        "cudnn.deterministic": torch.backends.cudnn.deterministic,
+        "deterministic algorithms": torch.are_deterministic_algorithms_enabled(),
+        "threads": torch.get_num_threads(),
+        "default dtype": torch.get_default_dtype(),
+        "grad enabled": torch.is_grad_enabled(),
+        "matmul precision": torch.get_float32_matmul_precision(),
+    }
+
+
+@pytest.mark.parametrize("benchmark_flag", [False, True])
+def test_fit_leaves_global_torch_flags_as_it_found_them(loaders, benchmark_flag, monkeypatch):
+    from course_utils import train
+
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", benchmark_flag)
+    before = _global_flags()
+    quick_fit(loaders, epochs=1, max_steps=2)
+    assert _global_flags() == before
+    with train._torch_flags(torch.device("cuda")):  # the CUDA path switches cudnn.benchmark on ...
+        assert torch.backends.cudnn.benchmark is True
+    assert _global_flags() == before  # ... and puts it back
+
+
+def test_fit_options_are_checked():
+    with pytest.raises(TypeError, match="unknown option.*epoch.*the options are"):
+        cu.FitConfig.from_options(None, {"epoch": 3})
+    for bad in ({"epochs": 0}, {"epochs": 1.5}, {"lr": -1.0}, {"schedule": "step"}, {"optimizer": "rmsprop"}):
+        with pytest.raises(ValueError):
+            cu.FitConfig(**bad)
+
+
+def test_checkpoint_with_other_settings_is_not_loaded(loaders, tmp_path):
+    """Settings are compared before any weight is loaded: training again starts from the model's own weights."""
+    from course_utils.checkpoint import load_if_matching
+
+    ckpt = tmp_path / "small.pt"
+    _, h = quick_fit(loaders, epochs=1, checkpoint=ckpt)
+    cu.seed_everything(1)
+    fresh = models.SmallCNN()
+    start = {k: v.clone() for k, v in fresh.state_dict().items()}
+    assert load_if_matching(ckpt, fresh, {**h.settings, "lr": 0.5}) is None
+    assert all(torch.equal(v, start[k]) for k, v in fresh.state_dict().items()), "stale weights were loaded"
+    assert load_if_matching(ckpt, fresh, h.settings) is not None  # same settings: loaded
+
+
+def test_unreadable_checkpoint_names_the_file(loaders, tmp_path):
+    for content in (b"", b"garbage" * 10):
+        ckpt = tmp_path / "broken.pt"
+        ckpt.write_bytes(content)
+        with pytest.raises(ValueError, match=r"broken\.pt cannot be read.*delete it"):
+            quick_fit(loaders, epochs=1, checkpoint=ckpt)

@@ -4,8 +4,8 @@ The notebooks in `notebooks/` are the instructor version. Their exercises use nb
 `### BEGIN SOLUTION` / `### END SOLUTION` regions (or whole-cell solutions), locked test cells with visible asserts and a
 `### BEGIN HIDDEN TESTS` / `### END HIDDEN TESTS` region, and free-text answers in graded markdown cells.
 
-    python -m tools.homework student [--out build/student] [NOTEBOOK ...]
-    python -m tools.homework grade RETURNED.ipynb [...] [--instructor NOTEBOOK|FOLDER] [--timeout SECONDS]
+    python -m course_utils.tools.homework student [--out build/student] [NOTEBOOK ...]
+    python -m course_utils.tools.homework grade RETURNED.ipynb [...] [--instructor NOTEBOOK|FOLDER] [--timeout SECONDS]
                                    [--save FOLDER] [--csv FILE] [--allow-edited]
 
 `student` needs the optional `instructor` extra (nbgrader); `grade` needs only nbclient and works without it.
@@ -29,11 +29,8 @@ from queue import Empty
 import nbformat
 from nbformat import NotebookNode
 
-try:  # `python tools/homework.py` as well as `python -m tools.homework`
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
-except ModuleNotFoundError:  # pragma: no cover - only when run as a script from another folder
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
+from ..tables import format_table
+from .notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 
 DEFAULT_OUT = ROOT / "build" / "student"
 DEFAULT_TIMEOUT = 120  # seconds per cell; exercises take < 5 s, quick-mode training cells well under a minute
@@ -74,18 +71,22 @@ class MissingExtra(HomeworkError):
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
+    """The cell's nbgrader metadata ({} when it has none)."""
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
 def is_grade(cell: NotebookNode) -> bool:
+    """Whether nbgrader grades the cell (a test cell or a graded answer)."""
     return bool(nbgrader_meta(cell).get("grade", False))
 
 
 def is_solution(cell: NotebookNode) -> bool:
+    """Whether the cell holds a solution region or a free-text answer."""
     return bool(nbgrader_meta(cell).get("solution", False))
 
 
 def is_task(cell: NotebookNode) -> bool:
+    """Whether the cell is an nbgrader task (graded by hand)."""
     return bool(nbgrader_meta(cell).get("task", False))
 
 
@@ -98,14 +99,17 @@ def is_locked(cell: NotebookNode) -> bool:
 
 
 def is_exercise_cell(cell: NotebookNode) -> bool:
+    """Whether the cell belongs to an exercise (graded, solution, locked or task)."""
     return is_grade(cell) or is_solution(cell) or is_locked(cell) or is_task(cell)
 
 
 def grade_id(cell: NotebookNode) -> str | None:
+    """The cell's nbgrader grade_id, or None for a cell outside the exercises."""
     return nbgrader_meta(cell).get("grade_id") if is_exercise_cell(cell) else None
 
 
 def points(cell: NotebookNode) -> float:
+    """The points the cell is worth (0 for cells that are not graded)."""
     return float(nbgrader_meta(cell).get("points", 0) or 0) if (is_grade(cell) or is_task(cell)) else 0.0
 
 
@@ -115,10 +119,12 @@ def is_auto_graded(cell: NotebookNode) -> bool:
 
 
 def grade_ids(nb: NotebookNode) -> set[str]:
+    """Every grade_id in the notebook."""
     return {gid for cell in nb.cells if (gid := grade_id(cell))}
 
 
 def read(path: Path | str) -> NotebookNode:
+    """Read a notebook (nbformat 4), with a clear error when the file is missing or not a notebook."""
     try:
         return nbformat.read(str(path), as_version=4)
     except FileNotFoundError:
@@ -220,6 +226,7 @@ _ROLE = re.compile(r"[-_.](?:sol|solution|solutions|test|tests|answer|ans|code|t
 
 
 def exercise_key(gid: str) -> str:
+    """The exercise a grade_id belongs to ('ex3-test' -> 'ex3')."""
     m = _EX_KEY.match(gid)
     if m:
         return m.group(1)
@@ -333,6 +340,7 @@ def student_copy(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
 
 
 def write_student_copies(notebooks: Sequence[Path], out: Path) -> list[Path]:
+    """Write the student copy of each notebook into `out` (nbgrader's preprocessors) and return the paths."""
     _nbgrader_preprocessors()  # fail early, before anything is written
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -651,15 +659,8 @@ def grade(returned_path: Path, instructor: Path | None = None, timeout: int = DE
     return GradeReport(returned_path, inst_path, score_exercises(nb, cells), cells, nb, seconds, timeout, notes)
 
 
-def _table(rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    fmt = [(lambda s, w: s.rjust(w)) if i in right else (lambda s, w: s.ljust(w)) for i in range(len(widths))]
-    lines = ["  ".join(fmt[i](r[i], widths[i]) for i in range(len(r))).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
-
-
 def format_report(report: GradeReport) -> str:
+    """The grading report as text: a table of exercises, points and results, then notes."""
     rows = [["exercise", "title", "points", "score", "result"]]
     for ex in report.exercises:
         title = ex.title if len(ex.title) <= 44 else ex.title[:41] + "..."
@@ -669,7 +670,7 @@ def format_report(report: GradeReport) -> str:
     rows.append(["total", "auto-graded", f"{report.auto_points:g}", f"{report.score:g}", ""])
     head = (f"Grading {display_path(report.returned)} against {display_path(report.instructor)} "
             f"(quick mode, {report.timeout} s per cell)")
-    lines = [head, ""] + _table(rows, {2, 3})
+    lines = [head, "", *format_table(rows[1:], rows[0], right={2, 3}).splitlines()]
     if report.manual_points:
         lines.append(f"manual: {report.manual_points:g} more point(s) in free-text answers, graded by hand")
     lines += [f"note: {n}" for n in report.notes]
@@ -697,7 +698,7 @@ def _cmd_student(args: argparse.Namespace) -> int:
         exs = exercises(read(src))
         rows.append([src.name, str(len(exs)), f"{sum(e.auto_points for e in exs):g}",
                      f"{sum(e.manual_points for e in exs):g}", display_path(dst)])
-    print("\n".join(_table(rows, {1, 2, 3})))
+    print(format_table(rows[1:], rows[0], right={1, 2, 3}))
     return 0
 
 
@@ -735,7 +736,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.homework", description=__doc__.split("\n\n")[0])
+    """Run the homework CLI (student copies, grading); returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.homework", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     st = sub.add_parser("student", help="write student copies (solutions and hidden tests removed)")
     st.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="instructor notebooks (default: all course notebooks)")

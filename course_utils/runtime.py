@@ -1,8 +1,10 @@
-"""Quick/full mode, device choice, seeding and the run-info banner every notebook prints first.
+"""Where and how the course runs: device choice, quick/full mode, seeding and waiting for a device.
 
 Quick mode (`COURSE_QUICK=1`) uses the bundled mini datasets and few steps so that every notebook runs in well under a
 minute on a 2-core laptop; full mode (`COURSE_QUICK=0`) uses the full datasets. Unset, the mode follows the device:
 quick on a CPU, full on CUDA or Apple's MPS.
+
+This module imports nothing from the rest of the package: every other module may import it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import os
 import platform
 import random
-from datetime import date
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -73,6 +75,28 @@ def seed_everything(seed: int = 0) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def sync(device: torch.device | str) -> None:
+    """Wait until `device` has finished its queued work (CUDA and MPS run asynchronously; a CPU needs no wait).
+
+    Read a clock only after `sync`: otherwise a GPU timing measures the launching of the work, not the work."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps":
+        torch.mps.synchronize()
+
+
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def device_name(device: torch.device | str | None = None) -> str:
     """A human-readable name: the GPU's model, or the CPU with its thread count."""
     dev = torch.device(device) if device is not None else get_device()
@@ -82,30 +106,3 @@ def device_name(device: torch.device | str | None = None) -> str:
         return f"mps (Apple {platform.machine()})"
     cpu = platform.processor() or platform.machine()
     return f"cpu ({cpu}, {torch.get_num_threads()} threads)"
-
-
-def run_info(datasets: tuple[str, ...] = ("mnist",), show: bool = True) -> dict[str, object]:
-    """Print and return what produced a notebook's outputs: device, mode, dataset sizes and library versions."""
-    import torchvision
-
-    from .data import load_dataset  # local imports: data and train import mode
-    from .train import fit_precision
-
-    dev = get_device()
-    info: dict[str, object] = {
-        "date": date.today().isoformat(),
-        "device": device_name(dev),
-        "mode": mode_name(dev),
-        "fit precision": fit_precision(dev),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-    }
-    for name in datasets:
-        split = load_dataset(name)
-        info[f"{name} train/test"] = f"{len(split.train_labels):,} / {len(split.test_labels):,} ({split.source})"
-    if show:
-        width = max(len(k) for k in info)
-        for key, value in info.items():
-            print(f"{key:<{width}}  {value}")
-    return info

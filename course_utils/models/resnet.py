@@ -1,8 +1,5 @@
-"""The networks of notebooks 01-05, each a short readable definition.
-
-SmallCNN (01) · InceptionA and InceptionNet (03) · ResidualBlock and SimpleResNet (04) ·
-BasicBlock, ResNet18 and CifarResNet (05). Every forward checks its input and says what to do when it is wrong.
-"""
+"""Residual networks: notebook 04's `ResidualBlock` and `SimpleResNet`, notebook 05's `BasicBlock`, `ResNet18` and
+He et al.'s CIFAR-style `CifarResNet`, and the Dive-into-Deep-Learning `BiasedBasicBlock` of notebook 06's ResNet18."""
 
 from __future__ import annotations
 
@@ -12,98 +9,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-def check_input(module: nn.Module, x: torch.Tensor, channels: int, min_size: int = 1) -> None:
-    """Raise a clear error unless `x` is a batch (N, C, H, W) with `channels` channels and H, W >= `min_size`."""
-    name = type(module).__name__
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        hint = " Add the batch dimension with x.unsqueeze(0)." if x.dim() == 3 else ""
-        raise ValueError(f"{name} expects a batch of images of shape (N, C, H, W), got shape {tuple(x.shape)}.{hint}")
-    if x.shape[1] != channels:
-        raise ValueError(
-            f"{name} expects {channels} input channel(s), got {x.shape[1]} (input shape {tuple(x.shape)}). "
-            f"Build the model with in_channels={x.shape[1]}, or convert the images "
-            f"({'to grayscale' if channels == 1 else f'to {channels} channels'})."
-        )
-    if min(x.shape[-2:]) < min_size:
-        raise ValueError(f"{name} needs images of at least {min_size}x{min_size} pixels, got {tuple(x.shape[-2:])}")
-
-
-class SmallCNN(nn.Module):
-    """Notebook 01's network: two 3x3 conv + ReLU + 2x2 max-pool stages (1->8->16 channels), then linear 7*7*16 -> 10."""
-
-    def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 8, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
-        self.classifier = nn.Linear(7 * 7 * 16, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels, min_size=28)
-        return self.classifier(torch.flatten(self.features(x), 1))
-
-
-class InceptionA(nn.Module):
-    """Four parallel branches whose outputs are stacked along the channel axis: 16 + 24 + 24 + 24 = 88 channels.
-
-    1x1 -> 16 | 1x1 -> 16, 5x5 -> 24 | 1x1 -> 16, 3x3 -> 24, 3x3 -> 24 | 3x3 avg-pool, 1x1 -> 24.
-    Padding and stride 1 keep H x W unchanged in every branch, so `torch.cat(..., dim=1)` can join them.
-    """
-
-    out_channels = 88
-
-    def __init__(self, in_channels: int) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.branch1x1 = nn.Conv2d(in_channels, 16, kernel_size=1)
-        self.branch5x5 = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=1),
-            nn.Conv2d(16, 24, kernel_size=5, padding=2),
-        )
-        self.branch3x3 = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=1),
-            nn.Conv2d(16, 24, kernel_size=3, padding=1),
-            nn.Conv2d(24, 24, kernel_size=3, padding=1),
-        )
-        self.branch_pool = nn.Sequential(
-            nn.AvgPool2d(kernel_size=3, stride=1, padding=1),
-            nn.Conv2d(in_channels, 24, kernel_size=1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels)
-        branches = [self.branch1x1(x), self.branch5x5(x), self.branch3x3(x), self.branch_pool(x)]
-        return torch.cat(branches, dim=1)
-
-
-class InceptionNet(nn.Module):
-    """1x28x28 -> conv5x5(10), pool, ReLU -> InceptionA -> conv5x5(20), pool, ReLU -> InceptionA -> linear 1408 -> 10."""
-
-    def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
-        super().__init__()
-        self.in_channels = in_channels
-        self.conv1 = nn.Conv2d(in_channels, 10, kernel_size=5)
-        self.incep1 = InceptionA(10)
-        self.conv2 = nn.Conv2d(InceptionA.out_channels, 20, kernel_size=5)
-        self.incep2 = InceptionA(20)
-        self.fc = nn.Linear(InceptionA.out_channels * 4 * 4, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels, min_size=28)
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = self.incep1(x)
-        x = F.relu(F.max_pool2d(self.conv2(x), 2))
-        x = self.incep2(x)
-        return self.fc(torch.flatten(x, 1))
+from .common import check_input
 
 
 class ResidualBlock(nn.Module):
-    """y = relu(x + F(x)) with F = conv3x3 -> ReLU -> conv3x3 (padding 1, biases, no normalisation).
+    """Notebook 04, section 2: y = relu(x + F(x)) with F = conv3x3 -> ReLU -> conv3x3 (padding 1, biases, no norm).
 
     The sum needs x and F(x) of the same shape. When the block changes the channel count or the stride, pass
     `projection=True`: the shortcut becomes a 1x1 convolution (with that stride) that reshapes x.
@@ -140,7 +50,8 @@ class ResidualBlock(nn.Module):
 
 
 class SimpleResNet(nn.Module):
-    """conv5x5(16), ReLU, pool -> ResidualBlock(16) -> conv5x5(32), ReLU, pool -> ResidualBlock(32) -> linear 512 -> 10."""
+    """Notebook 04, section 4: conv5x5(16), ReLU, pool -> ResidualBlock(16) -> conv5x5(32), ReLU, pool
+    -> ResidualBlock(32) -> linear 512 -> 10."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, use_residual: bool = True) -> None:
         super().__init__()
@@ -159,7 +70,7 @@ class SimpleResNet(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    """ResNet's basic block: conv3x3-BN-ReLU-conv3x3-BN, add the shortcut, ReLU.
+    """ResNet's basic block (notebook 05, section 1): conv3x3-BN-ReLU-conv3x3-BN, add the shortcut, ReLU.
 
     The shortcut is the identity, or a 1x1 conv (stride s, no bias) + BN where the shape changes. With
     `use_residual=False` there is no addition and no projection layer exists at all.
@@ -185,13 +96,39 @@ class BasicBlock(nn.Module):
         return F.relu(out)
 
 
+class BiasedBasicBlock(nn.Module):
+    """`BasicBlock` as in Dive into Deep Learning's ResNet (notebook 06, section 1): the 3x3 convs carry biases and
+    the 1x1 shortcut (where the shape changes) is a biased conv without BatchNorm. `ResNet18(block=BiasedBasicBlock)`
+    has 11,178,378 parameters for 1 channel and 10 classes, against 11,175,434 with `BasicBlock`."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, use_residual: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.use_residual = in_channels, use_residual
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=True)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=True)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut: nn.Module | None = None
+        if use_residual and (stride != 1 or in_channels != out_channels):
+            self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        if self.use_residual:
+            out = out + (x if self.shortcut is None else self.shortcut(x))
+        return F.relu(out)
+
+
 class ResNet18(nn.Module):
-    """ResNet18: 7x7/2 stem (with bias) + BN + ReLU + 3x3/2 max-pool, four stages of two basic blocks
-    (64/128/256/512 channels, stride 2 at the start of stages 2-4), adaptive average pool, linear head."""
+    """ResNet18 (notebook 05, section 2): 7x7/2 stem (with bias) + BN + ReLU + 3x3/2 max-pool, four stages of two
+    blocks (64/128/256/512 channels, stride 2 at the start of stages 2-4), adaptive average pool, linear head.
+    `block` is the block class, built as block(in_channels, out_channels, stride, use_residual)."""
 
     widths = (64, 128, 256, 512)
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, use_residual: bool = True) -> None:
+    def __init__(
+        self, in_channels: int = 1, num_classes: int = 10, use_residual: bool = True, block: type[nn.Module] = BasicBlock
+    ) -> None:
         super().__init__()
         self.in_channels, self.use_residual = in_channels, use_residual
         self.stem = nn.Sequential(
@@ -203,7 +140,7 @@ class ResNet18(nn.Module):
         stages, c_in = [], 64
         for i, width in enumerate(self.widths):
             stride = 1 if i == 0 else 2
-            stages.append(nn.Sequential(BasicBlock(c_in, width, stride, use_residual), BasicBlock(width, width, 1, use_residual)))
+            stages.append(nn.Sequential(block(c_in, width, stride, use_residual), block(width, width, 1, use_residual)))
             c_in = width
         self.layer1, self.layer2, self.layer3, self.layer4 = stages
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -246,8 +183,9 @@ def load_torchvision_resnet18(model: ResNet18, tv_model: nn.Module) -> ResNet18:
 
 
 class CifarResNet(nn.Module):
-    """He et al.'s CIFAR-style network of depth 6n+2: 3x3 conv (16), three stages of n basic blocks
-    (16/32/64 channels, stride 2 at stages 2-3), global average pool, linear. `use_residual=False` gives the plain net."""
+    """He et al.'s CIFAR-style network of depth 6n+2 (notebook 05, section 6): 3x3 conv (16), three stages of n basic
+    blocks (16/32/64 channels, stride 2 at stages 2-3), global average pool, linear. `use_residual=False` gives the
+    plain net."""
 
     def __init__(self, depth: int = 20, use_residual: bool = True, in_channels: int = 1, num_classes: int = 10) -> None:
         super().__init__()

@@ -1,4 +1,5 @@
-"""Model summaries: torchsummary's layer table, plus totals counted correctly.
+"""Measuring a network: parameters, multiply-accumulates and FLOPs, torchsummary's table with correct totals, and
+the peak throughput of the device a measurement is compared with.
 
 Parameters come from `model.parameters()` (a module used twice counts once, unlike torchsummary's table) and
 multiply-accumulates from `torch.utils.flop_counter.FlopCounterMode` (FLOPs = 2 x MACs; convolutions and matrix
@@ -8,6 +9,7 @@ products only — activations, pooling and normalisation are not counted).
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from dataclasses import dataclass
 
@@ -119,3 +121,38 @@ def stage_table(model: nn.Module, input_size: tuple[int, ...], names: list[str] 
             h.remove()
         model.train(was_training)
     return rows
+
+
+# (substring of torch.cuda.get_device_name, dense bf16 tensor-core TFLOP/s from the vendor's datasheet, label);
+# the first match wins, so the more specific names come first.
+BF16_DENSE_PEAKS: tuple[tuple[str, float, str], ...] = (
+    ("H100 PCIe", 756.0, "H100 PCIe bf16 dense 756 TFLOP/s"),
+    ("H100 NVL", 835.0, "H100 NVL bf16 dense 835 TFLOP/s"),
+    ("H100", 989.0, "H100 SXM bf16 dense 989 TFLOP/s"),
+    ("H200", 989.0, "H200 bf16 dense 989 TFLOP/s"),
+    ("A100", 312.0, "A100 bf16 dense 312 TFLOP/s"),
+    ("L40S", 362.0, "L40S bf16 dense 362 TFLOP/s"),
+    ("L4", 121.0, "L4 bf16 dense 121 TFLOP/s"),
+    ("A10", 125.0, "A10 bf16 dense 125 TFLOP/s"),
+    ("RTX 4090", 165.0, "RTX 4090 bf16 dense 165 TFLOP/s"),
+)
+
+
+def device_peak(device: torch.device, override: float | None = None) -> tuple[float | None, str]:
+    """The peak TFLOP/s used for '% of peak' and a sentence saying which figure it is (or why there is none)."""
+    if override:
+        return override, f"{override:g} TFLOP/s, given with --peak-tflops"
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, peak, label in BF16_DENSE_PEAKS:
+            if key in name:
+                return peak, f"{label} (vendor datasheet, dense, no sparsity), used for both loops"
+        return None, f"no peak figure known for {name}: pass --peak-tflops (the datasheet's dense bf16 figure)"
+    return None, f"no peak figure is used on {device.type.upper()} (none is published for this processor); '% of peak' is left empty"
+
+
+def training_flops_per_image(model: nn.Module, input_size: tuple[int, ...]) -> int:
+    """Forward + backward FLOPs of one training image, counted by `FlopCounterMode` on a CPU copy of `model` (batch
+    of 2, since BatchNorm cannot train on a single 1x1 feature map)."""
+    scratch = copy.deepcopy(model).cpu()
+    return count_flops(scratch, input_size, batch_size=2, backward=True) // 2

@@ -1,6 +1,6 @@
 """Build the lecture decks: one reveal.js deck per course notebook, plus `slides/index.html`.
 
-    python -m tools.slides [--cdn] [--out slides] [--vendor DIR] [NOTEBOOK ...]
+    python -m course_utils.tools.slides [--cdn] [--out slides] [--vendor DIR] [NOTEBOOK ...]
 
 Each deck comes from nbconvert's reveal exporter, driven by every cell's `metadata.slideshow.slide_type`
 (`slide`, `subslide`, `fragment`, `-`, `skip`, `notes`). By default the decks work offline from `file://`:
@@ -34,11 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-try:  # `python -m tools.slides` from the repository root, or `python tools/slides.py`
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
-except ImportError:  # pragma: no cover
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tools.notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
+from .notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 
 # Pinned so that every build (and CI) gets the same files. reveal.js 6 moved the notes plugin, which breaks
 # nbconvert's template; MathJax 3 has a different configuration API than the one nbconvert's template uses.
@@ -101,6 +97,7 @@ def deck_title(nb: nbformat.NotebookNode, fallback: str = "") -> str:
 
 
 def deck_name(notebook: Path) -> str:
+    """The file name of a notebook's deck."""
     return f"{notebook.stem}.slides.html"
 
 
@@ -603,7 +600,8 @@ def build(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.slides", description=__doc__.split("\n\n")[0])
+    """Run the slides CLI; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m course_utils.tools.slides", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, metavar="NOTEBOOK",
                         help="notebooks to build (default: every course notebook)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: slides/)")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +14,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
+# The repository this tooling works on: the course is installed from it in editable mode (`course.py` does so).
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 HEADLINE_TAG = "headline"
 
@@ -29,8 +33,42 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+def _path_rewrites() -> list[tuple[re.Pattern[str], str]]:
+    """Absolute paths of this machine and what committed outputs show instead: files of the repository relative to
+    it, installed packages as <site-packages>/..., the Python installation, temporary and home folders by name."""
+    rules = [
+        (r"(?:[A-Za-z]:)?[/\\][^\s'\"()\[\]<>:;]*?[/\\](?:site|dist)-packages[/\\]", "<site-packages>/"),
+        (re.escape(str(ROOT)) + r"[/\\]?", ""),
+        (re.escape(sys.prefix) + r"[/\\]?", "<python>/"),
+        (re.escape(sys.base_prefix) + r"[/\\]?", "<python>/"),
+        (re.escape(tempfile.gettempdir()) + r"[/\\]?", "<tmp>/"),
+        (re.escape(str(Path.home())) + r"(?=[/\\])", "~"),
+    ]
+    return [(re.compile(pattern), replacement) for pattern, replacement in rules]
+
+
+def scrub_paths(text: str) -> str:
+    """`text` with this machine's absolute paths rewritten (see `_path_rewrites`)."""
+    for pattern, replacement in _path_rewrites():
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _scrub_output(out: nbformat.NotebookNode) -> None:
+    if "text" in out:
+        out["text"] = scrub_paths("".join(out["text"]) if isinstance(out["text"], list) else out["text"])
+    if "traceback" in out:
+        out["traceback"] = [scrub_paths(line) for line in out["traceback"]]
+    if "evalue" in out:
+        out["evalue"] = scrub_paths(out["evalue"])
+    for mime, value in out.get("data", {}).items():
+        if mime.startswith("text/") or mime == "application/json" and isinstance(value, str):
+            out["data"][mime] = scrub_paths("".join(value) if isinstance(value, list) else value)
+
+
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Strip widget state and per-cell execution metadata so that diffs show only real changes."""
+    """Strip widget state and per-cell execution metadata so that diffs show only real changes, and rewrite the
+    absolute paths of the machine that ran the notebook (`scrub_paths`)."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -42,6 +80,8 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 out for out in cell.get("outputs", [])
                 if "application/vnd.jupyter.widget-view+json" not in out.get("data", {})
             ]  # fmt: skip
+            for out in cell.outputs:
+                _scrub_output(out)
     return nb
 
 
