@@ -372,3 +372,23 @@ def test_notebook_cleaner_rewrites_machine_paths():
     text = _output_text(cleaned)
     assert "course_utils/models/resnet.py:42" in text and "<site-packages>/torch/nn/functional.py" in text
     assert not _MACHINE_PATH.search(text) and str(ROOT) not in text and str(Path.home()) not in text, text
+
+
+def test_template_shows_the_required_shape():
+    """notebooks/TEMPLATE.ipynb is not a course notebook, but it holds every rule a new notebook must follow."""
+    path = ROOT / "notebooks" / "TEMPLATE.ipynb"
+    assert path not in NOTEBOOKS
+    cells = json.loads(path.read_text())["cells"]
+    kinds = [(c["cell_type"], c["metadata"]["slideshow"]["slide_type"], _tags(c)) for c in cells]
+    assert kinds[0][:2] == ("markdown", "slide") and "".join(cells[0]["source"]).startswith("# ")
+    assert kinds[1][0] == "code" and "run_info" in "".join(cells[1]["source"]) and "nbval-ignore-output" in kinds[1][2]
+    tags = [t for _, _, ts in kinds for t in ts]
+    for tag in ("headline", "nbval-check-output", "raises-exception"):
+        assert tag in tags, tag
+    assert any(k[1] == "notes" for k in kinds), "speaker notes"
+    meta = [c["metadata"].get("nbgrader", {}) for c in cells]
+    assert any(m.get("solution") for m in meta) and any(m.get("grade") and m.get("points") for m in meta)
+    text = "\n".join("".join(c["source"]) for c in cells)
+    assert "### BEGIN SOLUTION" in text and "### BEGIN HIDDEN TESTS" in text
+    assert cells[-1]["metadata"]["slideshow"]["slide_type"] == "skip" and "References" in "".join(cells[-1]["source"])
+    assert all(c.get("execution_count") for c in cells if c["cell_type"] == "code"), "run it before committing"
