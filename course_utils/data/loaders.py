@@ -44,8 +44,8 @@ def classic_loaders(
 
 
 class DeviceLoader:
-    """The whole dataset as one normalised tensor on the device; each epoch reshuffles it with a device-side
-    permutation and yields contiguous slices, with no per-sample Python work.
+    """The whole dataset as one normalised tensor on the device (notebook 07, section 2); each epoch reshuffles it
+    with a device-side permutation and yields contiguous slices, with no per-sample Python work.
 
     `pad` adds zero (background) pixels on every side (28 + 2*2 = 32 for ResNet18); `resize` rescales instead.
     """
