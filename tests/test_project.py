@@ -318,7 +318,7 @@ def test_compared_outputs_do_not_depend_on_the_mode(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_outputs_committed_clean(path):
     nb = json.loads(path.read_text())
-    assert "widgets" not in nb.get("metadata", {}), "strip widget state (tools/notebooks.py does)"
+    assert "widgets" not in nb.get("metadata", {}), "strip widget state (course_utils/tools/notebooks.py does)"
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
     assert all(c.get("execution_count") for c in code), "run the notebook top to bottom before committing"
     for c in code:

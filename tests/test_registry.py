@@ -27,11 +27,11 @@ COURSE_PARAMS = {
 }
 
 
-def test_registry_lists_the_seven_networks() -> None:
-    assert set(zoo_entries()) == set(REFERENCE_PARAMS)
-    assert set(REGISTRY) == set(REFERENCE_PARAMS) | set(COURSE_PARAMS)
+def test_registry_holds_the_known_networks() -> None:
+    """The networks the notebooks teach are registered (a new entry needs no change here: see the checks below)."""
+    assert set(REFERENCE_PARAMS) <= set(zoo_entries()) and set(COURSE_PARAMS) <= set(REGISTRY)
     for name, entry in zoo_entries().items():
-        assert entry.reference_params == REFERENCE_PARAMS[name]
+        assert entry.reference_params == REFERENCE_PARAMS.get(name, entry.reference_params)
         assert entry.native_size == 32 and entry.pad == 2
         assert entry.reference_size == (32 if name == "lenet5" else 224)
         model = entry.build(device="meta")
@@ -127,3 +127,18 @@ def test_d2l_resnet18_differs_from_resnet18_only_in_biases() -> None:
     """Notebook 06's ResNet18 is notebook 05's with biased 3x3 convs and biased 1x1 shortcuts without BatchNorm."""
     ours, d2l = REGISTRY["resnet18"].build(device="meta"), REGISTRY["resnet18_d2l"].build(device="meta")
     assert count_params(d2l) - count_params(ours) == 11_178_378 - 11_175_434
+
+
+@pytest.mark.parametrize("key", list(REGISTRY))
+def test_every_entry_is_consistent(key: str) -> None:
+    """What every registry entry must satisfy, new ones included: its reference parameter count is right, it builds
+    from (native, in_channels, num_classes), takes its input size and predicts 10 classes; zoo entries say their
+    published input size and whether they use BatchNorm."""
+    entry = REGISTRY[key]
+    assert entry.title and entry.notebook.isdigit() and entry.input_size in (28, 32)
+    reference = entry.build(native=False, device="meta")
+    assert count_params(reference) == entry.reference_params, "reference_params does not match the network"
+    assert getattr(entry.build(device="meta"), "in_channels", None) == 1, "networks keep self.in_channels"
+    if entry.zoo:
+        assert entry.reference_size in (32, 224) and entry.year and entry.idea
+        assert entry.batchnorm == any(isinstance(m, torch.nn.BatchNorm2d) for m in reference.modules())

@@ -66,8 +66,8 @@ class InceptionNet(nn.Module):
 
 
 class InceptionV1(nn.Module):
-    """GoogLeNet's Inception block (notebook 03, section 5; notebook 06): four parallel branches, each conv followed
-    by ReLU, concatenated on channels.
+    """GoogLeNet's Inception block (notebook 06's GoogLeNet; notebook 03, section 5 builds it step by step as
+    `GoogLeNetInception`): four parallel branches, each conv followed by ReLU, concatenated on channels.
 
     1x1 (c1) | 1x1 (c2[0]) -> 3x3 (c2[1]) | 1x1 (c3[0]) -> 5x5 (c3[1]) | 3x3/1 max-pool -> 1x1 (c4).
     The 1x1 "reductions" c2[0] and c3[0] make the 3x3 and 5x5 convs cheap. Out: c1 + c2[1] + c3[1] + c4 channels.

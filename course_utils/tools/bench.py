@@ -37,14 +37,13 @@ from pathlib import Path
 import torch
 
 import course_utils as cu
-from course_utils.data import DataUnavailableError
+from course_utils.data import DATASETS, DataUnavailableError
 from course_utils.measure import device_peak
 from course_utils.models import REGISTRY
 from course_utils.runtime import cpu_model, device_name
 from course_utils.speed import Row, compare_loops, results_table
 from course_utils.train import FitConfig
 
-THRESHOLDS = {"mnist": 0.98, "fashion-mnist": 0.90}
 DEFAULT_MODELS = "course"
 
 
@@ -243,7 +242,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--models", default=DEFAULT_MODELS,
                    help=f"comma-separated: {', '.join(REGISTRY)}; or the groups course, zoo, all (default: %(default)s)")
-    p.add_argument("--dataset", choices=sorted(THRESHOLDS), default="mnist")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default="mnist")
     p.add_argument("--epochs", type=int, default=None, help="epochs for both loops (default: 1 quick, 5 full)")
     p.add_argument("--train-size", type=int, default=None, help="use the first N training images (default: all)")
     p.add_argument("--test-size", type=int, default=None,
@@ -302,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dev = torch.device(args.device) if args.device else cu.get_device()
     quick = cu.is_quick(dev)
     epochs = args.epochs or (1 if quick else 5)
-    threshold = args.threshold if args.threshold is not None else THRESHOLDS[args.dataset]
+    threshold = args.threshold if args.threshold is not None else DATASETS[args.dataset].speed_threshold
     prefix = f"COURSE_QUICK={os.environ['COURSE_QUICK']} " if os.environ.get("COURSE_QUICK") else ""
     command = prefix + PROG + ("" if not raw else " " + shlex.join(raw))
     try:
