@@ -1,0 +1,73 @@
+"""Reference results: every committed file validates, `--smoke` writes files that validate, and a missing result
+names the command that produces it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_utils import reference as ref
+from course_utils.models import ResNet18
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = sorted(ref.RESULTS_DIR.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_committed_results_validate(path):
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert ref.validate(result) == []
+    assert not result["config"]["smoke"], "a smoke-test result must never be committed"
+    assert path.name == f"{result['experiment']}.{result['provenance']['device_kind']}.json"
+    assert ref.provenance_line(result).startswith("reference: ")
+
+
+def test_smoke_writes_valid_results(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))  # gpu-idle imports the classic loop from benchmarks/
+    torch_threads = torch.get_num_threads()
+    try:
+        assert ref.main(["--smoke", "--threads", "1", "--out", str(tmp_path)]) == 0
+    finally:
+        torch.set_num_threads(torch_threads)
+    written = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert written == sorted(f"{e}.cpu.json" for e in ref.EXPERIMENTS)
+    for name in written:
+        result = json.loads((tmp_path / name).read_text(encoding="utf-8"))
+        assert ref.validate(result) == [], name
+        assert result["config"]["smoke"] and "SMOKE" in ref.provenance_line(result)
+        assert result["provenance"]["command"] == f"python -m course_utils.reference --smoke --threads 1 --out {tmp_path}"
+    degradation = ref.load_reference("degradation", "cpu", folder=tmp_path)
+    assert "conclusion" in degradation["summary"]
+    # a GPU kind without its own file falls back to the CPU result
+    assert ref.load_reference("zoo", "cuda-h200", folder=tmp_path)["experiment"] == "zoo"
+
+    broken = copy.deepcopy(degradation)
+    del broken["provenance"]["git_commit"]
+    broken["runs"][0]["final"]["train_error"] = float("nan")
+    broken["seeds"] = broken["seeds"][:1]
+    problems = ref.validate(broken)
+    assert any("git_commit" in p for p in problems)
+    assert any("non-finite" in p for p in problems)
+    assert any("fewer than the declared" in p for p in problems)
+
+
+def test_missing_result_names_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        ref.load_reference("shortcuts", "cpu", folder=tmp_path)
+    assert isinstance(info.value, ref.ReferenceMissingError)
+    assert "python -m course_utils.reference shortcuts --device cpu" in str(info.value)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        ref.load_reference("nonsense")
+
+
+def test_plain_resnet18_gets_every_tensor_from_the_residual_one():
+    torch.manual_seed(0)
+    residual, plain = ResNet18(use_residual=True), ResNet18(use_residual=False)
+    copied = ref.copy_shared_weights(residual, plain)
+    assert len(copied) == len(plain.state_dict())
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, residual.state_dict()[key])
