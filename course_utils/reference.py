@@ -47,11 +47,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .classic import CLASSIC_BATCH, CLASSIC_LR, CLASSIC_MOMENTUM, classic_evaluate
 from .data import DatasetSplit, DeviceLoader, classic_loaders, load_dataset, make_loaders
-from .mode import device_name, get_device, seed_everything
-from .models import CifarResNet, ResNet18, SmallCNN
-from .summary import count_flops, count_macs, count_params
-from .train import History, default_amp, evaluate, fit, fit_precision
+from .history import History
+from .measure import count_flops, count_macs, count_params
+from .models import CifarResNet, ResNet18, SmallCNN, zoo_entries
+from .precision import default_amp, fit_precision
+from .runtime import cpu_model, device_name, get_device, seed_everything, sync
+from .train import evaluate, fit
 
 EXPERIMENTS = ("degradation", "shortcuts", "zoo", "gpu-idle")
 RESULTS_DIR = Path(__file__).resolve().parent / "reference_results"
@@ -216,23 +219,12 @@ def _git_state() -> tuple[str | None, bool | None]:
     return commit or None, bool(status.strip())
 
 
-def _cpu_model() -> str:
-    """The processor's model name from /proc/cpuinfo (Linux), else what `platform` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _device_text(dev: torch.device) -> str:
-    """`cpu (AMD EPYC, 2 threads)` or the GPU's name (`mode.device_name`)."""
+    """`cpu (AMD EPYC, 2 threads)` or the GPU's name (`runtime.device_name`)."""
     if dev.type != "cpu":
         return device_name(dev)
     n = torch.get_num_threads()
-    return f"cpu ({_cpu_model()}, {n} thread{'s' if n != 1 else ''})"
+    return f"cpu ({cpu_model()}, {n} thread{'s' if n != 1 else ''})"
 
 
 def _load_average() -> str | None:
@@ -477,12 +469,10 @@ class ZooNet:
 
 
 def zoo_networks() -> list[ZooNet]:
-    """The zoo of notebook 06 in its native configuration. The only place that touches `course_utils.zoo`."""
+    """The zoo of notebook 06 in its native configuration, from the model registry (`models.zoo_entries`)."""
     from functools import partial
 
-    from . import zoo
-
-    return [ZooNet(key, e.title, partial(e.build, True), e.pad, e.lr) for key, e in zoo.ZOO.items()]
+    return [ZooNet(key, e.title, partial(e.build, True), e.pad, e.lr or 1e-3) for key, e in zoo_entries().items()]
 
 
 def zoo_config(smoke: bool) -> dict[str, Any]:
@@ -599,11 +589,9 @@ def run_zoo(ctx: Context) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------------- gpu-idle
 def classic_loop() -> dict[str, Any]:
-    """The classic blog loop's settings and evaluation, from `benchmarks.train_speed` (the only place that imports it)."""
-    from benchmarks import train_speed as ts
-
-    return {"batch_size": ts.CLASSIC_BATCH, "lr": ts.CLASSIC_LR, "momentum": ts.CLASSIC_MOMENTUM,
-            "evaluate": ts.classic_evaluate, "reference": "benchmarks.train_speed.classic_train_epoch"}  # fmt: skip
+    """The classic blog loop's settings and evaluation (`course_utils.classic`)."""
+    return {"batch_size": CLASSIC_BATCH, "lr": CLASSIC_LR, "momentum": CLASSIC_MOMENTUM,
+            "evaluate": classic_evaluate, "reference": "course_utils.classic.classic_train_epoch"}  # fmt: skip
 
 
 def gpu_idle_config(smoke: bool) -> dict[str, Any]:
@@ -613,18 +601,13 @@ def gpu_idle_config(smoke: bool) -> dict[str, Any]:
     return {"train_size": None, "epochs": 3, "test_size": None, "models": ["SmallCNN", "ResNet18"]}
 
 
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
 def _classic_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, dev: torch.device) -> dict[str, float]:
-    """`benchmarks.train_speed.classic_train_epoch`, step for step, with a clock around each phase. On CUDA each
+    """`course_utils.classic.classic_train_epoch`, step for step, with a clock around each phase. On CUDA each
     phase ends with a synchronisation so its time is the GPU's; on a CPU every operation is already synchronous."""
     model.train()
     phases = {"data_s": 0.0, "sync_s": 0.0, "compute_s": 0.0}
     images = 0
-    _sync(dev)
+    sync(dev)
     start, cpu_start = time.perf_counter(), time.process_time()
     it = iter(loader)
     while True:
@@ -634,14 +617,14 @@ def _classic_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, de
         except StopIteration:
             break
         x, y = x.to(dev), y.to(dev)
-        _sync(dev)
+        sync(dev)
         t1 = time.perf_counter()
         opt.zero_grad()
         out = model(x)
         loss = F.cross_entropy(out, y)
         loss.backward()
         opt.step()
-        _sync(dev)
+        sync(dev)
         t2 = time.perf_counter()
         loss.item()  # the classic per-step host synchronisation
         t3 = time.perf_counter()
@@ -649,7 +632,7 @@ def _classic_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, de
         phases["compute_s"] += t2 - t1
         phases["sync_s"] += t3 - t2
         images += y.shape[0]
-    _sync(dev)
+    sync(dev)
     return {**phases, "epoch_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start, "images": images}
 
 
