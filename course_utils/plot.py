@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -133,4 +134,106 @@ def _grid(
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def _subtitle(fig: Figure, text: str) -> None:
+    """A provenance line above the panels, wrapped so that nothing is cut off, then a tight layout."""
+    if text:
+        fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 15)), fontsize=9)
+    fig.tight_layout()
+
+
+def _mean_band(ax: plt.Axes, curves: list[list[float]], label: str, style: str, color: str, scale: float = 100.0) -> None:
+    """Plot the mean of several equally long curves with a band from their minimum to their maximum."""
+    t = torch.tensor(curves, dtype=torch.float64) * scale
+    x = range(1, t.shape[1] + 1)
+    ax.plot(x, t.mean(0).numpy(), style, color=color, label=label)
+    if t.shape[0] > 1:
+        ax.fill_between(x, t.min(0).values.numpy(), t.max(0).values.numpy(), color=color, alpha=0.15)
+
+
+def plot_reference_degradation(result: Mapping, subtitle: str = "") -> Figure:
+    """A `degradation` reference result: final training error against depth (plain vs residual, mean and min–max
+    over seeds), and the training error per epoch of the shallowest and deepest nets."""
+    groups, runs = result["summary"]["groups"], result["runs"]
+    depths = sorted({g["depth"] for g in groups.values()})
+    fig, (ax_d, ax_c) = plt.subplots(1, 2, figsize=(12, 4.4))
+    for residual, style, name in ((False, "--o", "plain"), (True, "-s", "residual")):
+        stats = [next(g["train_error"] for g in groups.values() if g["depth"] == d and g["residual"] == residual)
+                 for d in depths]  # fmt: skip
+        mean = [100 * s["mean"] for s in stats]
+        err = [[100 * (s["mean"] - s["min"]) for s in stats], [100 * (s["max"] - s["mean"]) for s in stats]]
+        ax_d.errorbar(depths, mean, yerr=err, fmt=style, capsize=4, color=f"C{int(residual)}", label=name)
+    ax_d.set(xlabel="depth (layers)", ylabel="final training error (%)", xticks=depths,
+             title="Training error at the end of training")  # fmt: skip
+    ax_d.legend()
+    ax_d.grid(alpha=0.3)
+    for i, depth in enumerate((depths[0], depths[-1])):
+        for residual, style in ((False, "--"), (True, "-")):
+            curves = [r["curves"]["train_error"] for r in runs if r["depth"] == depth and r["residual"] == residual]
+            _mean_band(ax_c, curves, f"{depth} layers, {'residual' if residual else 'plain'}", style + ".", f"C{i + 2}")
+    ax_c.set(xlabel="epoch", ylabel="training error (%, running)", title="Training error per epoch")
+    ax_c.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_c.legend()
+    ax_c.grid(alpha=0.3)
+    _subtitle(fig, subtitle)
+    return fig
+
+
+def plot_reference_shortcuts(result: Mapping, subtitle: str = "") -> Figure:
+    """A `shortcuts` reference result: per dataset, training and test error per epoch with and without shortcuts
+    (mean and min–max over seeds)."""
+    runs = result["runs"]
+    datasets = list(dict.fromkeys(r["dataset"] for r in runs))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        for i, variant in enumerate(dict.fromkeys(r["variant"] for r in runs)):
+            mine = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
+            _mean_band(ax, [r["curves"]["train_error"] for r in mine], f"{variant}: train", "-o", f"C{i}")
+            _mean_band(ax, [r["curves"]["test_error"] for r in mine], f"{variant}: test", "--s", f"C{i}")
+        ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title=f"ResNet18 on {dataset}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    _subtitle(fig, subtitle)
+    return fig
+
+
+def plot_reference_zoo(result: Mapping, subtitle: str = "") -> Figure:
+    """A `zoo` reference result: test accuracy (mean and min–max over seeds) against multiply-accumulates and against
+    training seconds per epoch, one point per network."""
+    groups = result["summary"]["groups"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
+    for ax, (key, label) in zip(axes, (("macs", "multiply-accumulates per image (32 px, log scale)"),
+                                       ("seconds_per_epoch", "training seconds per epoch (log scale)"))):  # fmt: skip
+        for i, g in enumerate(groups.values()):
+            x = g[key] if key == "macs" else g[key]["mean"]
+            acc = g["test_acc"]
+            ax.errorbar([x], [100 * acc["mean"]], yerr=[[100 * (acc["mean"] - acc["min"])], [100 * (acc["max"] - acc["mean"])]],
+                        fmt="o", capsize=3, color=f"C{i}", label=g["title"])  # fmt: skip
+            ax.annotate(g["title"], (x, 100 * acc["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.set(xscale="log", xlabel=label)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("test accuracy (%)")
+    _subtitle(fig, subtitle)
+    return fig
+
+
+def plot_reference_gpu_idle(result: Mapping, subtitle: str = "") -> Figure:
+    """A `gpu-idle` reference result: seconds per epoch split into data, host synchronisation and compute, for the
+    classic loop and the course loop of each model (means over repeats)."""
+    groups = list(result["summary"]["groups"].values())
+    fig, ax = plt.subplots(figsize=(8, 0.9 + 0.55 * len(groups)))
+    labels = [f"{g['model']} · {g['loop']}" for g in groups]
+    left = [0.0] * len(groups)
+    for phase, color in (("data_s", "C1"), ("sync_s", "C3"), ("compute_s", "C0")):
+        widths = [g[phase]["mean"] for g in groups]
+        ax.barh(labels, widths, left=left, color=color, label=phase.removesuffix("_s"))
+        left = [a + b for a, b in zip(left, widths)]
+    ax.invert_yaxis()
+    ax.set(xlabel="seconds per epoch", xscale="log" if max(left) / max(min(left), 1e-9) > 50 else "linear")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3, axis="x")
+    _subtitle(fig, subtitle)
     return fig

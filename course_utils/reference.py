@@ -850,3 +850,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -------------------------------------------------------------------------------------------------- reading
+def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[list[str]], list[str]]:
+    """The summary of a reference result as table rows and headers: mean ± std over seeds (and [min–max])."""
+    groups, experiment = result["summary"]["groups"], result["experiment"]
+
+    def pm_range(stats: dict[str, Any], scale: float = 100.0, digits: int = 2) -> str:
+        text = f"{scale * stats['mean']:.{digits}f} ± {scale * stats['std']:.{digits}f}"
+        if ranges and stats["n"] > 1:
+            text += f" [{scale * stats['min']:.{digits}f}–{scale * stats['max']:.{digits}f}]"
+        return text
+
+    if experiment == "degradation":
+        headers = ["depth", "network", "train error % (eval)", "train loss", "test error %", "seeds"]
+        rows = [[str(g["depth"]), "residual" if g["residual"] else "plain", pm_range(g["train_error"]),
+                 pm_range(g["train_loss"], 1.0, 3), pm_range(g["test_error"]), str(g["train_error"]["n"])]
+                for g in sorted(groups.values(), key=lambda g: (g["depth"], g["residual"]))]  # fmt: skip
+    elif experiment == "shortcuts":
+        headers = ["data / ResNet18", "train error %", "train loss", "test error %", "seeds"]
+        rows = [[name, pm_range(g["train_error"]), pm_range(g["train_loss"], 1.0, 3), pm_range(g["test_error"]),
+                 str(g["test_error"]["n"])] for name, g in groups.items()]  # fmt: skip
+    elif experiment == "zoo":
+        headers = ["network", "parameters", "MACs (32 px)", "lr (chosen)", "test accuracy %", "s / epoch", "seeds"]
+        order = result["summary"].get("ranking_by_test_acc", list(groups))
+        rows = [[groups[k]["title"], f"{groups[k]['params']:,}", f"{groups[k]['macs'] / 1e6:,.1f} M",
+                 f"{groups[k]['chosen_lr']:.0e}", pm_range(groups[k]["test_acc"]),
+                 f"{groups[k]['seconds_per_epoch']['mean']:.1f}", str(groups[k]["test_acc"]["n"])] for k in order]  # fmt: skip
+    elif experiment == "gpu-idle":
+        headers = ["model", "loop", "precision", "s / epoch", "data s", "sync s", "compute s", "TFLOP/s", "repeats"]
+        rows = [[g["model"], g["loop"], g["precision"], pm_range(g["epoch_s"], 1.0, 3), f"{g['data_s']['mean']:.3f}",
+                 f"{g['sync_s']['mean']:.3f}", f"{g['compute_s']['mean']:.3f}", f"{g['tflops']['mean']:.4f}",
+                 str(g["epoch_s"]["n"])] for g in groups.values()]  # fmt: skip
+    else:
+        raise ValueError(f"unknown experiment {experiment!r}")
+    return rows, headers
+
+
+def show_reference(result: dict[str, Any], ranges: bool = False) -> None:
+    """Print a reference result for a notebook: its provenance line, its table and its computed conclusion."""
+    from .tables import format_table
+
+    rows, headers = reference_table(result, ranges)
+    print(provenance_line(result))
+    print(format_table(rows, headers, right=range(1, len(headers)) if result["experiment"] != "gpu-idle" else range(3, 9)))
+    conclusion = result["summary"].get("conclusion")
+    if conclusion:
+        print(conclusion if isinstance(conclusion, str) else json.dumps(conclusion))
