@@ -13,7 +13,8 @@ class InceptionA(nn.Module):
     """Notebook 03, section 2: four parallel branches whose outputs are stacked along the channel axis:
     16 + 24 + 24 + 24 = 88 channels.
 
-    1x1 -> 16 | 1x1 -> 16, 5x5 -> 24 | 1x1 -> 16, 3x3 -> 24, 3x3 -> 24 | 3x3 avg-pool, 1x1 -> 24.
+    1x1 -> 16 | 1x1 -> 16, 5x5 -> 24 | 1x1 -> 16, 3x3 -> 24, 3x3 -> 24 | 3x3 avg-pool, 1x1 -> 24, every conv followed
+    by a ReLU (without them each branch, and the whole block, would be one affine map: notebook 02, section 4).
     Padding and stride 1 keep H x W unchanged in every branch, so `torch.cat(..., dim=1)` can join them.
     """
 
@@ -22,20 +23,20 @@ class InceptionA(nn.Module):
     def __init__(self, in_channels: int) -> None:
         super().__init__()
         self.in_channels = in_channels
-        self.branch1x1 = nn.Conv2d(in_channels, 16, kernel_size=1)
+        self.branch1x1 = nn.Sequential(nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU())
         self.branch5x5 = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=1),
-            nn.Conv2d(16, 24, kernel_size=5, padding=2),
-        )
+            nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU(),
+            nn.Conv2d(16, 24, kernel_size=5, padding=2), nn.ReLU(),
+        )  # fmt: skip
         self.branch3x3 = nn.Sequential(
-            nn.Conv2d(in_channels, 16, kernel_size=1),
-            nn.Conv2d(16, 24, kernel_size=3, padding=1),
-            nn.Conv2d(24, 24, kernel_size=3, padding=1),
-        )
+            nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU(),
+            nn.Conv2d(16, 24, kernel_size=3, padding=1), nn.ReLU(),
+            nn.Conv2d(24, 24, kernel_size=3, padding=1), nn.ReLU(),
+        )  # fmt: skip
         self.branch_pool = nn.Sequential(
             nn.AvgPool2d(kernel_size=3, stride=1, padding=1),
-            nn.Conv2d(in_channels, 24, kernel_size=1),
-        )
+            nn.Conv2d(in_channels, 24, kernel_size=1), nn.ReLU(),
+        )  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(self, x, self.in_channels)
