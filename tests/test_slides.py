@@ -591,3 +591,47 @@ def test_speaker_view_opens_with_the_notes(browser, built_decks):
         browser.send("Target.closeTarget", {"targetId": target})
         browser.send("Target.setDiscoverTargets", {"discover": False})
         browser.events.clear()
+
+
+def _slide(cell: dict) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
+
+
+def announced_results_off_the_slides(cells: list[dict]) -> list[tuple[int, list[int]]]:
+    """(markdown cell, result cells) where a markdown cell on a slide announces a result — it ends with a colon or
+    says "below" — and every code cell that holds its output is left out of the slides (`skip`)."""
+    problems = []
+    for i, cell in enumerate(cells):
+        text = "".join(cell["source"]).strip()
+        if cell["cell_type"] != "markdown" or _slide(cell) in ("skip", "notes") or "nbgrader" in cell["metadata"]:
+            continue
+        if not (text.endswith(":") or re.search(r"\bbelow\b", text)):
+            continue
+        holders: list[int] = []
+        for j in range(i + 1, len(cells)):
+            nxt = cells[j]
+            if nxt["cell_type"] == "markdown" and (holders or _slide(nxt) in ("slide", "subslide")):
+                break
+            if "nbgrader" in nxt["metadata"]:
+                break
+            if nxt["cell_type"] == "code" and nxt.get("outputs"):
+                holders.append(j)
+        if holders and all(_slide(cells[j]) == "skip" for j in holders):
+            problems.append((i, holders))
+    return problems
+
+
+@pytest.mark.parametrize("path", course_notebooks(), ids=lambda p: p.name)
+def test_a_result_a_slide_announces_is_on_the_slides(path):
+    cells = json.loads(path.read_text())["cells"]
+    problems = announced_results_off_the_slides(cells)
+    assert not problems, f"{path.name}: (announcing cell, result cells left out of the slides): {problems}"
+
+
+def test_announcement_check_catches_a_skipped_result():
+    md = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}}, "source": ["The result:"]}
+    code = {"cell_type": "code", "metadata": {"slideshow": {"slide_type": "skip"}}, "source": ["print(1)"],
+            "outputs": [{"output_type": "stream", "name": "stdout", "text": "1\n"}]}  # fmt: skip
+    assert announced_results_off_the_slides([md, code]) == [(0, [1])]
+    code["metadata"]["slideshow"]["slide_type"] = "-"
+    assert announced_results_off_the_slides([md, code]) == []
