@@ -139,17 +139,21 @@ def cmd_run(args: list[str]) -> int:
     from course_utils.runtime import device_name, mode_name
 
     print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}")
-    rows, failed = [], 0
+    rows, failed, failures = [], 0, []
     for path in paths:
         print(f"  {path.name} ...", flush=True)
         result = execute(path, out=path if inplace else out_dir / path.name)
         failed += not result.ok
-        status = "ok" if result.ok else f"FAILED: {result.error}"
+        status = "ok" if result.ok else f"FAILED in cell {result.cell}"
         rows.append((path.relative_to(NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
+        if not result.ok:
+            failures.append(f"{path.name} failed in {result.error}\n" + "\n".join(f"    {line}" for line in result.context))
     from course_utils.tables import format_table
 
     print()
     print(format_table(rows, ["notebook", "status", "seconds", "headline"]))
+    for failure in failures:
+        print(f"\n{failure}")
     print(f"\nExecuted copies: {'in place' if inplace else out_dir}")
     return 1 if failed else 0
 

@@ -12,11 +12,22 @@ import torch.nn as nn
 
 from .history import History
 
+_FLAG_TYPES = (bool, int, float, str, type(None))
+
+
+def _is_flag(value: object) -> bool:
+    return isinstance(value, _FLAG_TYPES) or (isinstance(value, tuple) and all(isinstance(v, _FLAG_TYPES) for v in value))
+
 
 def architecture_signature(model: nn.Module) -> list[str]:
-    """The class name and every state_dict entry's name and shape: equal signatures mean loadable weights."""
+    """The class name, every state_dict entry's name and shape, and every submodule's class and public constructor
+    flags (`use_residual`, `stride`, `in_channels`, ...): equal signatures mean the same network, not just loadable
+    weights (a plain and a residual net without projection layers have the same weight shapes)."""
     sig = [type(model).__name__]
     sig += [f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()]
+    for name, module in model.named_modules():
+        flags = {k: v for k, v in vars(module).items() if not k.startswith("_") and k != "training" and _is_flag(v)}
+        sig.append(f"flag:{name or '.'}={type(module).__name__}{flags}")
     return sig
 
 
@@ -78,6 +89,8 @@ def load_if_matching(path: str | Path, model: nn.Module, settings: dict[str, Any
 
 def _check_architecture(path: str | Path, model: nn.Module, have: list[str]) -> None:
     want = architecture_signature(model)
+    if not any(entry.startswith("flag:") for entry in have):  # an older checkpoint: compare the weight shapes only
+        want = [entry for entry in want if not entry.startswith("flag:")]
     if want != have:
         diff = next((f"{a} vs {b}" for a, b in zip(want, have) if a != b), f"{len(want)} vs {len(have)} entries")
         raise ValueError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -102,7 +103,7 @@ def fit(
     dev = torch.device(cfg.device) if cfg.device is not None else get_device()
     if cfg.patience is not None and val is None:
         raise ValueError("early stopping (patience=...) needs a validation loader: pass val=...")
-    settings = run_settings(cfg, model, train, dev)
+    settings = run_settings(cfg, model, train, dev, val)
     model.to(dev)
     if settings["channels_last"]:
         model.to(memory_format=torch.channels_last)
@@ -125,6 +126,7 @@ def fit(
                                     channels_last=settings["channels_last"], label_smoothing=cfg.label_smoothing,
                                     max_steps=settings["steps_per_epoch"])  # fmt: skip
                 history.add_epoch(stats.loss, stats.acc, stats.seconds, stats.step_loss)
+                check_loss(stats.loss, epoch, settings)
                 for name, loader in (("val", val), ("test", test)):
                     if loader is not None:
                         history.add_eval(name, *evaluate(model, loader, dev, settings["amp"], settings["channels_last"]))
@@ -215,9 +217,12 @@ def evaluate(
     return loss_sum.item() / count, correct.item() / count
 
 
-def run_settings(cfg: FitConfig, model: nn.Module, train: Batches, device: torch.device) -> dict[str, Any]:
+def run_settings(
+    cfg: FitConfig, model: nn.Module, train: Batches, device: torch.device, val: Batches | None = None
+) -> dict[str, Any]:
     """The settings that identify a training run (stored in `History.settings` and in checkpoints), with every
-    default resolved: the learning rate, bf16 autocast, memory layout and steps per epoch actually used."""
+    default resolved: the learning rate, bf16 autocast, memory layout and steps per epoch actually used, and the
+    data trained (and validated) on (`data_fingerprint`)."""
     batch_size = getattr(train, "batch_size", None)
     if not isinstance(batch_size, int):
         raise TypeError("fit needs a loader with an integer .batch_size (a DataLoader or a DeviceLoader)")
@@ -230,7 +235,37 @@ def run_settings(cfg: FitConfig, model: nn.Module, train: Batches, device: torch
         "steps_per_epoch": steps, "seed": cfg.seed, "amp": default_amp(device, model) if cfg.amp is None else cfg.amp,
         "channels_last": device.type in ("cuda", "cpu") if cfg.channels_last is None else cfg.channels_last,
         "patience": cfg.patience, "train_samples": int(getattr(train, "num_samples", 0) or 0),
+        "data": data_fingerprint(train), "val_data": None if val is None else data_fingerprint(val),
     }  # fmt: skip
+
+
+def data_fingerprint(loader: Batches) -> dict[str, Any]:
+    """What identifies a loader's data for a checkpoint: a DeviceLoader's `fingerprint` (dataset, size, normalisation,
+    checksums), else the dataset's class, length and folder (a DataLoader over a torchvision dataset)."""
+    fingerprint = getattr(loader, "fingerprint", None)
+    if isinstance(fingerprint, dict):
+        return fingerprint
+    dataset = getattr(loader, "dataset", None)
+    base = getattr(dataset, "dataset", dataset)  # through a Subset
+    return {"dataset": type(base).__name__ if base is not None else type(loader).__name__,
+            "samples": len(dataset) if hasattr(dataset, "__len__") else None,  # type: ignore[arg-type]
+            "root": str(getattr(base, "root", "")), "train": getattr(base, "train", None)}  # fmt: skip
+
+
+DIVERGED_LOSS = 1e4  # a mean cross-entropy this large means the weights have blown up (chance level is ln 10 = 2.3)
+
+
+def check_loss(loss: float, epoch: int, settings: dict[str, Any]) -> None:
+    """Stop training with a clear error when the epoch's mean loss is NaN, infinite or absurdly large (diverged)."""
+    if math.isfinite(loss) and loss < DIVERGED_LOSS:
+        return
+    default = default_lr(settings["optimizer"], settings["batch_size"])
+    raise FloatingPointError(
+        f"training diverged in epoch {epoch + 1}: the mean training loss is {loss:.3g}. Either the data holds NaN or "
+        f"infinite values (check with torch.isfinite(x).all() on a batch), or the learning rate is too high: it was "
+        f"{settings['lr']:.3g}, fit's default for {settings['optimizer']} at batch size {settings['batch_size']} is "
+        f"{default:.3g} (lr=None uses it). Nothing was saved; the model's weights are unusable: build it again."
+    )
 
 
 class _BestWeights:

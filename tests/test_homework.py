@@ -319,6 +319,9 @@ def test_grading_the_untouched_student_copy_gives_zero(graded_student, student):
             assert result.ok, (result, cell.source)
     table = hw.format_report(report)
     assert "manual" in table and re.search(r"total\s+auto-graded\s+6\s+0", table)
+    # the free-text answer left as YOUR ANSWER HERE scores 0 (as in nbgrader), nothing is left to grade by hand
+    assert report.exercise("fx-ex3").manual_score == 0 and report.manual_open == 0
+    assert re.search(r"fx-ex3\s.*\(1\)\s+0\s+not answered", table)
 
 
 @needs_nbgrader

@@ -3,9 +3,11 @@ whole dataset as one normalised tensor on the device and slices batches out of i
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -65,13 +67,23 @@ class DeviceLoader:
         resize: int | None = None,
         channels_last: bool = False,
         seed: int = 0,
+        name: str | None = None,
     ) -> None:
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels: they must match one to one")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if std <= 0:
-            raise ValueError(f"std must be positive, got {std}: compute it with pixel_stats(images)")
+        check_count("batch_size", batch_size)
+        check_count("pad", pad, minimum=0)
+        if resize is not None:
+            check_count("resize", resize)
+        if not (math.isfinite(mean) and math.isfinite(std) and std > 0):
+            raise ValueError(f"mean must be finite and std positive, got mean={mean}, std={std}: compute them with "
+                             "pixel_stats(images)")
+        if images.is_floating_point() and not bool(torch.isfinite(images).all()):
+            bad = int((~torch.isfinite(images)).sum())
+            raise ValueError(f"the images hold {bad:,} NaN or infinite value(s): training on them gives a NaN loss. "
+                             "Find where they come from, or replace them (torch.nan_to_num(images)) first.")
+        self.name, self.mean, self.std, self.pad, self.resize = name, float(mean), float(std), pad, resize
+        self._checksum = _checksum(images, labels)
         self.device = torch.device(device) if device is not None else get_device()
         x = images.to(self.device)
         x = x.unsqueeze(1) if x.dim() == 3 else x
@@ -108,6 +120,15 @@ class DeviceLoader:
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.images.shape[1:])
 
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies the data (a checkpoint stores it): dataset name, sample count and shape, normalisation,
+        padding or resizing, and order-sensitive checksums of the images and labels as they were given."""
+        images, labels = (round(v, 6) if isinstance(v, float) else v for v in self._checksum.tolist())
+        return {"dataset": self.name, "samples": self.num_samples, "shape": list(self.sample_shape),
+                "mean": self.mean, "std": self.std, "pad": self.pad, "resize": self.resize,
+                "images_checksum": images, "labels_checksum": labels}  # fmt: skip
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         x, y = self.images, self.labels
         if self.shuffle:
@@ -118,6 +139,29 @@ class DeviceLoader:
         for b in range(len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             yield x[sl], y[sl]
+
+
+def _checksum(images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Position-weighted sums of the images and labels (exact integers for uint8 images): cheap, one pass, no sync."""
+    n = labels.shape[0]
+    exact = not images.is_floating_point()
+    dtype = torch.int64 if exact else torch.float32
+    weights = torch.arange(1, n + 1, device=images.device, dtype=dtype)
+    per_image = images.reshape(n, -1).sum(1, dtype=dtype)
+    return torch.stack([(per_image * weights).sum(), (labels.to(images.device, dtype) * weights).sum()])
+
+
+def check_count(name: str, value: object, minimum: int = 1, maximum: int | None = None, what: str = "") -> int:
+    """`value` as an int when it is a whole number in [minimum, maximum], else a ValueError naming `name` (and
+    `what` the maximum is: "the training images of the bundled mini MNIST")."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value:,} is more than the {maximum:,} {what}: pass at most {maximum:,}, or None "
+                         "for all of them")
+    return value
 
 
 @dataclass
@@ -155,20 +199,35 @@ def make_loaders(
 
     `train_size` keeps the first N training images (the bundled sets are already shuffled), `test_size` a seeded
     random subset of the test set, and `val_fraction` holds out a random part of the training set for validation.
+    Sizes are whole numbers >= 1 and at most what the dataset holds (more raises a ValueError that says how many
+    there are: quick mode's mini sets are small); `batch_size=None` picks the device default (`default_batch_size`).
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    if batch_size is not None:
+        check_count("batch_size", batch_size)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be a number in [0, 1) (the share of training images held out), got "
+                         f"{val_fraction!r}")
     split = load_dataset(name, quick=quick, root=root)
+    origin = split.source.split(" — ")[0]  # "bundled mini MNIST", "full MNIST from <folder>"
+    if train_size is not None:
+        check_count("train_size", train_size, maximum=len(split.train_labels), what=f"training images of the {origin}")
+    if test_size is not None:
+        check_count("test_size", test_size, maximum=len(split.test_labels), what=f"test images of the {origin}")
     dev = torch.device(device) if device is not None else get_device()
     bs = batch_size or default_batch_size(dev)
     xs, ys = split.train_images, split.train_labels
     if train_size is not None:
         xs, ys = xs[:train_size], ys[:train_size]
     val = None
-    common = dict(mean=split.mean, std=split.std, device=dev, pad=pad, resize=resize, channels_last=channels_last)
+    common = dict(mean=split.mean, std=split.std, device=dev, pad=pad, resize=resize, channels_last=channels_last,
+                  name=split.name)
     if val_fraction:
         order = torch.randperm(len(ys), generator=torch.Generator().manual_seed(seed))
         n_val = int(round(len(ys) * val_fraction))
+        if not 0 < n_val < len(ys):
+            raise ValueError(f"val_fraction={val_fraction} of {len(ys):,} training images leaves {n_val:,} for validation "
+                             f"and {len(ys) - n_val:,} for training: both need at least one (raise train_size or "
+                             "choose another fraction)")
         vi, ti = order[:n_val], order[n_val:]
         val = DeviceLoader(xs[vi], ys[vi], 1024, shuffle=False, **common)
         xs, ys = xs[ti], ys[ti]

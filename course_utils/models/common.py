@@ -6,8 +6,9 @@ import torch
 import torch.nn as nn
 
 
-def check_input(module: nn.Module, x: torch.Tensor, channels: int, min_size: int = 1) -> None:
-    """Raise a clear error unless `x` is a batch (N, C, H, W) with `channels` channels and H, W >= `min_size`."""
+def check_input(module: nn.Module, x: torch.Tensor, channels: int, min_size: int = 1, size: int | None = None) -> None:
+    """Raise a clear error unless `x` is a batch (N, C, H, W) of floating-point images of the module's dtype with
+    `channels` channels and H, W >= `min_size` (exactly `size` x `size` when given: nets with a fixed flatten size)."""
     name = type(module).__name__
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} expects a torch.Tensor, got {type(x).__name__}")
@@ -20,8 +21,39 @@ def check_input(module: nn.Module, x: torch.Tensor, channels: int, min_size: int
             f"Build the model with in_channels={x.shape[1]}, or convert the images "
             f"({'to grayscale' if channels == 1 else f'to {channels} channels'})."
         )
+    check_dtype(module, x)
+    if size is not None and tuple(x.shape[-2:]) != (size, size):
+        raise ValueError(f"{name} was built for {size}x{size} images (its linear layer expects that flattened size), "
+                         f"got {tuple(x.shape[-2:])}. {_size_fix(tuple(x.shape[-2:]), size)}")
     if min(x.shape[-2:]) < min_size:
         raise ValueError(f"{name} needs images of at least {min_size}x{min_size} pixels, got {tuple(x.shape[-2:])}")
+
+
+def _size_fix(got: tuple[int, ...], size: int) -> str:
+    """How to get `size` x `size` images from images of shape `got` with make_loaders."""
+    h, w = got
+    if h == w and h < size and (size - h) % 2 == 0:
+        return f"Pad them by {(size - h) // 2} pixels per side (make_loaders(..., pad={(size - h) // 2})) or resize them (resize={size})."
+    if h == w == size + 4:
+        return (f"They look padded ({size} + 2 * 2 = {size + 4}): load them without pad= (make_loaders(...) gives "
+                f"{size}x{size}), or use a network built for {size + 4}x{size + 4} images.")
+    return f"Resize them with make_loaders(..., resize={size}) (or load them without pad=/resize=)."
+
+
+def check_dtype(module: nn.Module, x: torch.Tensor) -> None:
+    """Raise a clear error unless `x` is floating point and, outside autocast, of the dtype of the module's weights."""
+    name = type(module).__name__
+    if not x.is_floating_point():
+        raise TypeError(f"{name} expects floating-point images, got {x.dtype}. Convert with x.float() (uint8 pixels: "
+                        "x.float() / 255, then normalise, as make_loaders does).")
+    weight = next(module.parameters(), None)
+    if weight is None or x.dtype == weight.dtype or x.device.type not in ("cpu", "cuda", "mps", "xpu"):
+        return
+    if torch.is_autocast_enabled(x.device.type):  # autocast runs layers in bf16/fp16 on float32 weights by design
+        return
+    fix = "x.float()" if weight.dtype == torch.float32 else f"x.to({weight.dtype})"
+    raise TypeError(f"{name}'s weights are {weight.dtype} but the images are {x.dtype}: convert with {fix} "
+                    f"(or the model with model.to({x.dtype}) if you meant {x.dtype}).")
 
 
 def check_size(module: nn.Module, x: torch.Tensor, size: int) -> None:

@@ -58,7 +58,7 @@ class InceptionNet(nn.Module):
         self.fc = nn.Linear(InceptionA.out_channels * 4 * 4, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels, min_size=28)
+        check_input(self, x, self.in_channels, size=28)
         x = F.relu(F.max_pool2d(self.conv1(x), 2))
         x = self.incep1(x)
         x = F.relu(F.max_pool2d(self.conv2(x), 2))

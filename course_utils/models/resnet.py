@@ -63,7 +63,7 @@ class SimpleResNet(nn.Module):
         self.fc = nn.Linear(32 * 4 * 4, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels, min_size=28)
+        check_input(self, x, self.in_channels, size=28)
         x = self.block1(F.max_pool2d(F.relu(self.conv1(x)), 2))
         x = self.block2(F.max_pool2d(F.relu(self.conv2(x)), 2))
         return self.fc(torch.flatten(x, 1))

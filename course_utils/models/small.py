@@ -21,5 +21,5 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Linear(7 * 7 * 16, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(self, x, self.in_channels, min_size=28)
+        check_input(self, x, self.in_channels, size=28)
         return self.classifier(torch.flatten(self.features(x), 1))

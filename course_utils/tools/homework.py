@@ -6,7 +6,7 @@ The notebooks in `notebooks/` are the instructor version. Their exercises use nb
 
     python -m course_utils.tools.homework student [--out build/student] [NOTEBOOK ...]
     python -m course_utils.tools.homework grade RETURNED.ipynb [...] [--instructor NOTEBOOK|FOLDER] [--timeout SECONDS]
-                                   [--save FOLDER] [--csv FILE] [--allow-edited]
+                                   [--jobs N] [--save FOLDER] [--csv FILE] [--allow-edited]
 
 `student` needs the optional `instructor` extra (nbgrader); `grade` needs only nbclient and works without it.
 """
@@ -14,12 +14,16 @@ The notebooks in `notebooks/` are the instructor version. Their exercises use nb
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import csv
+import hashlib
+import math
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +43,8 @@ INSTALL_HINT = (
     "Install it into the course environment (from the repository root):\n\n"
     '    pip install -e ".[instructor]"\n'
 )
+MAX_CELL_OUTPUT = 2_000_000  # characters of output kept per cell (the course notebooks' largest: ~0.3 MB) ...
+MAX_NOTEBOOK_OUTPUT = 10_000_000  # ... and per notebook (theirs: < 0.6 MB); the rest is dropped with a note
 TIMEOUT_ENAME = "CellTimeout"
 KERNEL_DIED = "the kernel died (a crash, os._exit/exit() or running out of memory)"
 MAX_RESTARTS = 3
@@ -71,23 +77,25 @@ class MissingExtra(HomeworkError):
 
 
 def nbgrader_meta(cell: NotebookNode) -> dict:
-    """The cell's nbgrader metadata ({} when it has none)."""
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """The cell's nbgrader metadata ({} when it has none, or when it is not an object: see `metadata_problems`)."""
+    meta = cell.get("metadata", {})
+    nbg = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    return nbg if isinstance(nbg, dict) else {}
 
 
 def is_grade(cell: NotebookNode) -> bool:
     """Whether nbgrader grades the cell (a test cell or a graded answer)."""
-    return bool(nbgrader_meta(cell).get("grade", False))
+    return nbgrader_meta(cell).get("grade", False) is True
 
 
 def is_solution(cell: NotebookNode) -> bool:
     """Whether the cell holds a solution region or a free-text answer."""
-    return bool(nbgrader_meta(cell).get("solution", False))
+    return nbgrader_meta(cell).get("solution", False) is True
 
 
 def is_task(cell: NotebookNode) -> bool:
     """Whether the cell is an nbgrader task (graded by hand)."""
-    return bool(nbgrader_meta(cell).get("task", False))
+    return nbgrader_meta(cell).get("task", False) is True
 
 
 def is_locked(cell: NotebookNode) -> bool:
@@ -95,7 +103,7 @@ def is_locked(cell: NotebookNode) -> bool:
     meta = nbgrader_meta(cell)
     if not meta or is_solution(cell):
         return False
-    return is_grade(cell) or bool(meta.get("locked", False))
+    return is_grade(cell) or meta.get("locked", False) is True
 
 
 def is_exercise_cell(cell: NotebookNode) -> bool:
@@ -104,13 +112,66 @@ def is_exercise_cell(cell: NotebookNode) -> bool:
 
 
 def grade_id(cell: NotebookNode) -> str | None:
-    """The cell's nbgrader grade_id, or None for a cell outside the exercises."""
-    return nbgrader_meta(cell).get("grade_id") if is_exercise_cell(cell) else None
+    """The cell's nbgrader grade_id, or None for a cell outside the exercises (or with a grade_id that is no string)."""
+    gid = nbgrader_meta(cell).get("grade_id") if is_exercise_cell(cell) else None
+    return gid if isinstance(gid, str) and gid else None
 
 
 def points(cell: NotebookNode) -> float:
-    """The points the cell is worth (0 for cells that are not graded)."""
-    return float(nbgrader_meta(cell).get("points", 0) or 0) if (is_grade(cell) or is_task(cell)) else 0.0
+    """The points the cell is worth (0 for cells that are not graded, or whose points are not a number)."""
+    value = nbgrader_meta(cell).get("points", 0) if (is_grade(cell) or is_task(cell)) else 0
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return float(value) if ok else 0.0
+
+
+def _describe(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+
+
+def metadata_problems(nb: NotebookNode) -> list[str]:
+    """Cells whose structure or nbgrader metadata has the wrong types (a grade_id that is a list, nbgrader metadata
+    that is a string, points that are text ...), one line per problem, naming the cell."""
+    problems = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        where = f"cell {index}"
+        if not isinstance(cell, dict):
+            problems.append(f"{where} is a {_describe(cell)}, not a cell")
+            continue
+        if cell.get("cell_type") not in ("code", "markdown", "raw") or not isinstance(cell.get("source", ""), str):
+            problems.append(f"{where}: cell_type {cell.get('cell_type')!r} with a {type(cell.get('source')).__name__} "
+                            "source is not a notebook cell")
+            continue
+        meta = cell.get("metadata", {})
+        if not isinstance(meta, dict):
+            problems.append(f"{where}: metadata is a {_describe(meta)}, expected an object")
+            continue
+        if "nbgrader" not in meta:
+            continue
+        nbg = meta["nbgrader"]
+        if not isinstance(nbg, dict):
+            problems.append(f"{where}: metadata.nbgrader is a {_describe(nbg)}, expected an object like "
+                            '{"grade_id": "nb01-ex1-test", "grade": true, "points": 2, ...}')
+            continue
+        gid = nbg.get("grade_id")
+        where = f"{where} ({gid})" if isinstance(gid, str) else where
+        if "grade_id" in nbg and not (isinstance(gid, str) and gid.strip()):
+            problems.append(f"{where}: nbgrader.grade_id is a {_describe(gid)}, expected a non-empty string")
+        for key in ("grade", "solution", "locked", "task"):
+            if key in nbg and not isinstance(nbg[key], bool):
+                problems.append(f"{where}: nbgrader.{key} is a {_describe(nbg[key])}, expected true or false")
+        value = nbg.get("points", 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            problems.append(f"{where}: nbgrader.points is a {_describe(value)}, expected a number >= 0")
+    return problems
+
+
+def check_metadata(nb: NotebookNode, name: str, fix: str) -> None:
+    """Raise HomeworkError listing every cell of `nb` with malformed nbgrader metadata (`metadata_problems`)."""
+    problems = metadata_problems(nb)
+    if problems:
+        raise HomeworkError(f"{name}: malformed cells or nbgrader metadata, so it cannot be graded:\n  - "
+                            + "\n  - ".join(problems) + f"\n{fix}")
 
 
 def is_auto_graded(cell: NotebookNode) -> bool:
@@ -126,11 +187,14 @@ def grade_ids(nb: NotebookNode) -> set[str]:
 def read(path: Path | str) -> NotebookNode:
     """Read a notebook (nbformat 4), with a clear error when the file is missing or not a notebook."""
     try:
-        return nbformat.read(str(path), as_version=4)
+        nb = nbformat.read(str(path), as_version=4)
     except FileNotFoundError:
         raise HomeworkError(f"{path}: no such file") from None
     except Exception as exc:  # not JSON, not a notebook
-        raise HomeworkError(f"{path}: not a readable notebook ({type(exc).__name__}: {exc})") from None
+        raise HomeworkError(f"{path}: not a readable notebook ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(nb.get("cells"), list):
+        raise HomeworkError(f"{path}: not a notebook (it has no list of cells)")
+    return nb
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -279,10 +343,10 @@ def exercises(nb: NotebookNode) -> list[Exercise]:
 def check_instructor(nb: NotebookNode, name: str = "notebook") -> None:
     """Markup errors that would make homework from this notebook wrong."""
     seen: dict[str, int] = {}
-    problems = []
+    problems = metadata_problems(nb)
     for index, cell in enumerate(nb.cells):
         gid = grade_id(cell)
-        if gid is None:
+        if gid is None and "grade_id" not in nbgrader_meta(cell):
             if is_exercise_cell(cell):
                 problems.append(f"cell {index} has nbgrader metadata but no grade_id")
             continue
@@ -357,8 +421,12 @@ def write_student_copies(notebooks: Sequence[Path], out: Path) -> list[Path]:
 # Grading: match, check, restore hidden tests, execute cell by cell, score
 
 
-def find_instructor(returned: NotebookNode, candidates: Sequence[Path], name: str = "the returned notebook") -> Path:
-    """The instructor notebook that shares the most grade_ids with `returned` (grade_ids are unique per course)."""
+def find_instructor(
+    returned: NotebookNode, candidates: Sequence[Path], name: str = "the returned notebook",
+    loaded: dict[Path, NotebookNode] | None = None,
+) -> Path:  # fmt: skip
+    """The instructor notebook that shares the most grade_ids with `returned` (grade_ids are unique per course);
+    `loaded` holds candidates already read (the grader reads each instructor notebook once)."""
     ids = grade_ids(returned)
     if not ids:
         raise HomeworkError(
@@ -366,7 +434,8 @@ def find_instructor(returned: NotebookNode, candidates: Sequence[Path], name: st
             "editor that drops cell metadata? Grade the student's copy as handed out, or pass --instructor.")
     if not candidates:
         raise HomeworkError(f"no instructor notebooks to compare {name} with (looked in {NOTEBOOKS})")
-    scored = sorted(((len(ids & grade_ids(read(p))), p) for p in candidates), key=lambda t: -t[0])
+    loaded = loaded or {}
+    scored = sorted(((len(ids & grade_ids(loaded.get(p) or read(p))), p) for p in candidates), key=lambda t: -t[0])
     best = scored[0][0]
     if best == 0:
         where = ", ".join(p.name for p in candidates)
@@ -428,6 +497,10 @@ def prepare(returned: NotebookNode, instructor: NotebookNode, allow_edited: bool
                 rcell["id"] = cell_id
             if rcell.cell_type == "code":
                 rcell.outputs, rcell.execution_count = [], None
+        elif rcell.cell_type != icell.cell_type:  # nbgrader's OverwriteCells: the instructor's cell type counts
+            notes.append(f"{gid}: the cell was turned from {icell.cell_type} into {rcell.cell_type}; it is graded "
+                         f"as {icell.cell_type}, as handed out")
+            rcell = nb.cells[mine[gid]] = _as_type(rcell, icell.cell_type)
         rcell.metadata["nbgrader"] = copy.deepcopy(icell.metadata["nbgrader"])
     for gid, index in mine.items():
         if gid not in inst:
@@ -444,12 +517,22 @@ def prepare(returned: NotebookNode, instructor: NotebookNode, allow_edited: bool
     return nb, notes
 
 
+def _as_type(cell: NotebookNode, cell_type: str) -> NotebookNode:
+    """`cell` as a cell of `cell_type` with the same source, metadata and id (outputs dropped)."""
+    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell, "raw": nbformat.v4.new_raw_cell}
+    new = make[cell_type](source=cell.source, metadata=copy.deepcopy(cell.get("metadata", {})))
+    if cell.get("id"):
+        new["id"] = cell["id"]
+    return new
+
+
 @dataclass
 class CellResult:
     index: int
     grade_id: str | None
     status: str  # "ok", "error", "timeout", "died", "not run"
     message: str = ""
+    truncated: bool = False  # its output passed the grader's cap and was cut
 
     @property
     def ok(self) -> bool:
@@ -488,10 +571,61 @@ async def _responsive(client, wait: float) -> bool:
     return False
 
 
-async def _run_cells(nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, str]) -> list[CellResult]:
-    """Execute every code cell in order in a fresh kernel. An error or a timeout is recorded and execution goes on;
-    a dead or hung kernel is replaced by a new one that first replays the cells that had succeeded."""
+def _output_size(content: dict) -> int:
+    """Characters an output (or an output message's content) holds: its text, data, or traceback."""
+    size = len(str(content.get("text", ""))) + len(str(content.get("evalue", "")))
+    size += sum(len(str(v)) for v in (content.get("data") or {}).values())
+    return size + sum(len(str(line)) for line in content.get("traceback") or [])
+
+
+def _make_client_class():  # noqa: ANN202 - a NotebookClient subclass (nbclient is imported only when grading)
     from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        """nbclient's client with a cap on the output kept per cell and per notebook: what goes beyond it is dropped
+        and a note says so (an endless `print` must not fill the grader's memory or the feedback file)."""
+
+        def set_caps(self, cell_cap: int, notebook_cap: int) -> None:
+            self.cell_cap, self.notebook_cap = cell_cap, notebook_cap
+            self.held: dict[int, tuple[int, int]] = {}  # cell index -> (outputs, characters) as last seen
+            self.total, self.full, self.truncated = 0, set(), set()
+
+        def output(self, outs, msg, display_id, cell_index):  # noqa: ANN001, ANN202 - nbclient's signature
+            if cell_index in self.full:
+                return None
+            count, held = self.held.get(cell_index, (0, 0))
+            if len(outs) != count:  # cleared (clear_output) or a new run of the cell: count again
+                held = sum(_output_size(o) for o in outs)
+            added = _output_size(msg.get("content", {}))
+            others = self.total - self.held.get(cell_index, (0, 0))[1]
+            if held + added > self.cell_cap or others + held + added > self.notebook_cap:
+                which = ("this cell", self.cell_cap) if held + added > self.cell_cap else ("the notebook", self.notebook_cap)
+                room = min(self.cell_cap - held, self.notebook_cap - others - held)
+                if msg.get("msg_type") == "stream" and room > 0:  # keep the beginning of the text that still fits
+                    content = {**msg["content"], "text": str(msg["content"].get("text", ""))[:room]}
+                    super().output(outs, {**msg, "content": content}, display_id, cell_index)
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=f"\n[output truncated by the grader: {which[0]} printed more than "
+                    f"{which[1] / 1e6:g} MB; the rest was dropped]\n"))  # fmt: skip
+                self.full.add(cell_index)
+                self.truncated.add(cell_index)
+                out = None
+            else:
+                out = super().output(outs, msg, display_id, cell_index)
+            held = sum(_output_size(o) for o in outs) if out is None else held + added
+            self.total = others + held
+            self.held[cell_index] = (len(outs), held)
+            return out
+
+    return CappedClient
+
+
+async def _run_cells(
+    nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, str], caps: tuple[int, int] | None = None
+) -> list[CellResult]:  # fmt: skip
+    """Execute every code cell in order in a fresh kernel. An error or a timeout is recorded and execution goes on;
+    a dead or hung kernel is replaced by a new one that first replays the cells that had succeeded. Output beyond
+    `caps` (characters per cell, per notebook) is dropped with a note."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     replies: dict[int, dict] = {}
@@ -499,12 +633,13 @@ async def _run_cells(nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, s
     def on_executed(cell, cell_index, execute_reply):
         replies[cell_index] = (execute_reply or {}).get("content", {})
 
-    client = NotebookClient(
+    client = _make_client_class()(
         nb, timeout=timeout, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": f"the cell ran longer than {timeout} s", "traceback": []},
         shutdown_kernel="immediate", record_timing=False, on_cell_executed=on_executed,
         resources={"metadata": {"path": str(cwd)}},
     )
+    client.set_caps(*(caps or (MAX_CELL_OUTPUT, MAX_NOTEBOOK_OUTPUT)))
     code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     results: dict[int, CellResult] = {}
     succeeded: list[int] = []
@@ -552,16 +687,38 @@ async def _run_cells(nb: NotebookNode, cwd: Path, timeout: int, env: dict[str, s
                         break
                 else:
                     results[i] = CellResult(i, grade_id(cell), "error", _error_text(content))
+    for i in client.truncated:
+        if i in results:
+            results[i].truncated = True
     return [results[i] for i in code if i in results]
 
 
-def execute_for_grading(nb: NotebookNode, cwd: Path, timeout: int = DEFAULT_TIMEOUT) -> list[CellResult]:
-    """Run `nb` in place in a fresh kernel in quick mode (`COURSE_QUICK=1`); one CellResult per code cell."""
-    from nbclient.util import run_sync
-
+def _kernel_env(threads: int | None = None) -> dict[str, str]:
+    """The grading kernel's environment: quick mode, inline figures, and `threads` CPU threads (when several kernels
+    share the cores, each gets its part instead of all of them fighting over every core)."""
     env = {**os.environ, "COURSE_QUICK": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    return run_sync(_run_cells)(nb, cwd, timeout, env)
+    if threads is not None and "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = str(threads)
+    return env
+
+
+def execute_for_grading(
+    nb: NotebookNode, cwd: Path, timeout: int = DEFAULT_TIMEOUT, caps: tuple[int, int] | None = None
+) -> list[CellResult]:  # fmt: skip
+    """Run `nb` in place in a fresh kernel in quick mode (`COURSE_QUICK=1`) with working folder `cwd`; one CellResult
+    per code cell. Output beyond `caps` (characters per cell and per notebook; default MAX_CELL_OUTPUT and
+    MAX_NOTEBOOK_OUTPUT) is dropped with a note."""
+    from nbclient.util import run_sync
+
+    return run_sync(_run_cells)(nb, cwd, _check_timeout(timeout), _kernel_env(), caps)
+
+
+def _check_timeout(timeout: object) -> int:
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise HomeworkError(f"the time limit per cell must be a whole number of seconds >= 1, got {timeout!r} "
+                            "(there is no 'no limit': an endless loop would hang the grader)")
+    return timeout
 
 
 @dataclass
@@ -572,6 +729,7 @@ class ExerciseResult:
     manual_points: float
     score: float
     detail: str
+    manual_score: float | None = None  # None: the free-text answer is graded by hand; 0.0: it was not answered
 
 
 @dataclass
@@ -584,6 +742,7 @@ class GradeReport:
     seconds: float
     timeout: int
     notes: list[str] = field(default_factory=list)
+    tampered: list[str] = field(default_factory=list)  # protected files that changed while this one was graded
 
     @property
     def auto_points(self) -> float:
@@ -596,6 +755,11 @@ class GradeReport:
     @property
     def manual_points(self) -> float:
         return sum(e.manual_points for e in self.exercises)
+
+    @property
+    def manual_open(self) -> float:
+        """Points of free-text answers left to grade by hand (unanswered ones score 0 and are not counted)."""
+        return sum(e.manual_points for e in self.exercises if e.manual_score is None)
 
     def cell(self, gid: str) -> CellResult:
         for result in self.cells:
@@ -614,9 +778,18 @@ def _problem(result: CellResult) -> str:
     return f"{result.message or result.status} in {result.grade_id}"
 
 
+UNANSWERED = ("", "YOUR ANSWER HERE")  # a free-text answer left like this scores 0, as in nbgrader
+
+
+def is_unanswered(cell: NotebookNode) -> bool:
+    """A free-text answer cell that still holds nbgrader's placeholder (or nothing)."""
+    return _normalise(cell.source).strip() in UNANSWERED
+
+
 def score_exercises(nb: NotebookNode, cells: Iterable[CellResult]) -> list[ExerciseResult]:
     """Points per exercise: a graded code cell scores its points when it ran without error; an exercise whose
-    solution cell raised or timed out scores nothing; free-text answers are left for the TA ("manual")."""
+    solution cell raised or timed out scores nothing; free-text answers are left for the TA ("manual"), except those
+    left as `YOUR ANSWER HERE` (or empty), which score 0 as in nbgrader."""
     by_id = {r.grade_id: r for r in cells if r.grade_id}
     cell_of = {grade_id(c): c for c in nb.cells if grade_id(c)}
     results = []
@@ -625,38 +798,141 @@ def score_exercises(nb: NotebookNode, cells: Iterable[CellResult]) -> list[Exerc
         failed_solutions = [by_id[g] for g in code_cells if is_solution(cell_of[g]) and g in by_id and not by_id[g].ok]
         tests = [g for g in ex.cells if is_auto_graded(cell_of[g])]
         failed_tests = [by_id[g] for g in tests if g not in by_id or not by_id[g].ok]
+        answers = [cell_of[g] for g in ex.cells if cell_of[g].cell_type != "code" and is_grade(cell_of[g])
+                   and is_solution(cell_of[g])]  # fmt: skip
+        unanswered = bool(answers) and all(is_unanswered(c) for c in answers)
+        manual_score = 0.0 if unanswered and ex.manual_points else None
         if not ex.auto_points:
-            score, detail = 0.0, "free-text answer: grade by hand"
+            score, detail = 0.0, ("not answered (still YOUR ANSWER HERE): 0 of the manual points" if unanswered
+                                  else "free-text answer: grade by hand")  # fmt: skip
         elif failed_solutions:
             score, detail = 0.0, "failed: " + _problem(failed_solutions[0])
         else:
             score = sum(points(cell_of[g]) for g in tests if g in by_id and by_id[g].ok)
             detail = "passed" if not failed_tests else "failed: " + "; ".join(_problem(r) for r in failed_tests[:2])
         if ex.auto_points and ex.manual_points:
-            detail += f" (+{ex.manual_points:g} manual)"
-        results.append(ExerciseResult(ex.key, ex.title, ex.auto_points, ex.manual_points, score, detail))
+            detail += f" (+{ex.manual_points:g} manual{', not answered: 0' if unanswered else ''})"
+        results.append(ExerciseResult(ex.key, ex.title, ex.auto_points, ex.manual_points, score, detail, manual_score))
     return results
 
 
-def grade(returned_path: Path, instructor: Path | None = None, timeout: int = DEFAULT_TIMEOUT,
-          allow_edited: bool = False) -> GradeReport:
-    """Grade one returned notebook; `instructor` is a notebook, a folder of notebooks or None (the course notebooks)."""
+# --------------------------------------------------------------------------------------------------------------------
+# The grader's defences: instructor notebooks held in memory, protected files checked after every submission
+
+
+PACKAGE = Path(__file__).resolve().parents[1]  # course_utils/: its code and bundled data are protected too
+
+
+@dataclass
+class Instructors:
+    """The instructor notebooks, read once: grading matches and restores cells from these copies and never reads the
+    files again, so a submission that changes a file on disk cannot change the grading."""
+
+    notebooks: dict[Path, NotebookNode]
+
+    @classmethod
+    def load(cls, instructor: Path | None = None) -> Instructors:
+        """`instructor` is a notebook, a folder of notebooks, or None (the course notebooks)."""
+        if instructor is not None and Path(instructor).is_dir():
+            paths = course_notebooks(Path(instructor)) or sorted(Path(instructor).glob("*.ipynb"))
+        elif instructor is not None:
+            paths = [Path(instructor)]
+        else:
+            paths = course_notebooks()
+        notebooks = {}
+        for path in paths:
+            notebooks[path] = read(path)
+            check_metadata(notebooks[path], str(path), "Fix the instructor notebook's cell metadata first.")
+        return cls(notebooks)
+
+    def match(self, returned: NotebookNode, name: str) -> tuple[Path, NotebookNode]:
+        """The instructor notebook `returned` was made from (by grade_ids) and its in-memory copy."""
+        path = find_instructor(returned, list(self.notebooks), name, loaded=self.notebooks)
+        return path, self.notebooks[path]
+
+
+def protected_files(instructors: Instructors) -> list[Path]:
+    """The files a submission must not change: the instructor notebooks, the course package's code, bundled data."""
+    package = [p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".gz") and "__pycache__" not in p.parts]
+    return sorted({*(p.resolve() for p in instructors.notebooks), *package})
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Guard:
+    """Holds the protected files' contents; `check` finds those that changed on disk (edited, replaced, deleted),
+    writes the original back, and returns their paths."""
+
+    def __init__(self, paths: Iterable[Path]) -> None:
+        self.originals = {p: p.read_bytes() for p in paths if p.is_file()}
+        self.digests = {p: _digest(b) for p, b in self.originals.items()}
+
+    def check(self) -> list[Path]:
+        """The protected files that changed since the last check (they are restored before this returns)."""
+        changed = []
+        for path, digest in self.digests.items():
+            try:
+                same = path.is_file() and _digest(path.read_bytes()) == digest
+            except OSError:
+                same = False
+            if not same:
+                changed.append(path)
+                tmp = path.with_name(f".{path.name}.restore-{os.getpid()}")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(self.originals[path])
+                os.replace(tmp, path)
+        return changed
+
+
+def _tamper_note(changed: Sequence[Path], others: Sequence[Path]) -> str:
+    files = ", ".join(display_path(p) for p in changed[:4]) + (" ..." if len(changed) > 4 else "")
+    also = f" (graded at the same time: {', '.join(display_path(p) for p in others)})" if others else ""
+    return (f"WARNING: protected files changed on disk while this submission was graded{also}: {files}. They were "
+            "restored from the grader's copy and grading used the copy, but look at this submission's code: it "
+            "writes outside its working folder.")
+
+
+async def grade_async(
+    returned_path: Path, instructors: Instructors, timeout: int = DEFAULT_TIMEOUT, allow_edited: bool = False,
+    caps: tuple[int, int] | None = None, threads: int | None = None,
+) -> GradeReport:  # fmt: skip
+    """Grade one returned notebook against the in-memory `instructors`, in a fresh kernel (with `threads` CPU
+    threads) whose working folder is an empty temporary folder (removed afterwards)."""
+    timeout = _check_timeout(timeout)
     returned_path = Path(returned_path)
     returned = read(returned_path)
-    if instructor is not None and Path(instructor).is_dir():
-        candidates = course_notebooks(Path(instructor)) or sorted(Path(instructor).glob("*.ipynb"))
-    elif instructor is not None:
-        candidates = [Path(instructor)]
-        read(candidates[0])  # a clear error for a wrong path
-    else:
-        candidates = course_notebooks()
-    inst_path = find_instructor(returned, candidates, "the notebook")
-    inst = read(inst_path)
+    check_metadata(returned, "the notebook",
+                   "Restore these cells' metadata from the handed-out copy (JupyterLab: the cell metadata editor), "
+                   "then grade again.")  # fmt: skip
+    inst_path, inst = instructors.match(returned, "the notebook")
     nb, notes = prepare(returned, inst, allow_edited)
     start = time.perf_counter()
-    cells = execute_for_grading(nb, inst_path.parent, timeout)
+    with tempfile.TemporaryDirectory(prefix="grade-") as work:
+        cells = await _run_cells(nb, Path(work), timeout, _kernel_env(threads), caps)
     seconds = time.perf_counter() - start
+    cut = [r.grade_id or f"cell {r.index}" for r in cells if r.truncated]
+    if cut:
+        notes.append(f"output truncated (too long) in: {', '.join(cut[:5])}")
     return GradeReport(returned_path, inst_path, score_exercises(nb, cells), cells, nb, seconds, timeout, notes)
+
+
+def grade(returned_path: Path, instructor: Path | None = None, timeout: int = DEFAULT_TIMEOUT,
+          allow_edited: bool = False, caps: tuple[int, int] | None = None) -> GradeReport:
+    """Grade one returned notebook; `instructor` is a notebook, a folder of notebooks or None (the course notebooks).
+    Protected files (`protected_files`) changed by the submission are restored and listed in `report.tampered`."""
+    from nbclient.util import run_sync
+
+    _check_timeout(timeout)
+    instructors = Instructors.load(instructor)
+    guard = Guard(protected_files(instructors))
+    report = run_sync(grade_async)(returned_path, instructors, timeout, allow_edited, caps)
+    changed = guard.check()
+    if changed:
+        report.tampered = [str(p) for p in changed]
+        report.notes.append(_tamper_note(changed, []))
+    return report
 
 
 def format_report(report: GradeReport) -> str:
@@ -664,15 +940,18 @@ def format_report(report: GradeReport) -> str:
     rows = [["exercise", "title", "points", "score", "result"]]
     for ex in report.exercises:
         title = ex.title if len(ex.title) <= 44 else ex.title[:41] + "..."
-        score = f"{ex.score:g}" if ex.auto_points else "manual"
+        score = f"{ex.score:g}" if ex.auto_points else ("manual" if ex.manual_score is None else f"{ex.manual_score:g}")
         pts = f"{ex.auto_points:g}" if ex.auto_points else f"({ex.manual_points:g})"
         rows.append([ex.key, title, pts, score, ex.detail])
     rows.append(["total", "auto-graded", f"{report.auto_points:g}", f"{report.score:g}", ""])
     head = (f"Grading {display_path(report.returned)} against {display_path(report.instructor)} "
             f"(quick mode, {report.timeout} s per cell)")
     lines = [head, "", *format_table(rows[1:], rows[0], right={2, 3}).splitlines()]
-    if report.manual_points:
-        lines.append(f"manual: {report.manual_points:g} more point(s) in free-text answers, graded by hand")
+    if report.manual_open:
+        lines.append(f"manual: {report.manual_open:g} more point(s) in free-text answers, graded by hand")
+    unanswered = report.manual_points - report.manual_open
+    if unanswered:
+        lines.append(f"unanswered: {unanswered:g} manual point(s) of free-text answers left as YOUR ANSWER HERE score 0")
     lines += [f"note: {n}" for n in report.notes]
     lines.append(f"executed in {report.seconds:.1f} s")
     return "\n".join(lines)
@@ -702,37 +981,146 @@ def _cmd_student(args: argparse.Namespace) -> int:
     return 0
 
 
+CSV_HEADER = ["returned", "instructor", "exercise", "auto_points", "score", "manual_points", "manual_score"]
+
+
+def _csv_rows(report: GradeReport) -> list[list[str]]:
+    """One row per exercise and a total; `manual_score` is empty when a TA still has to grade the answer by hand."""
+    def manual(value: float | None) -> str:
+        return "" if value is None else f"{value:g}"
+
+    rows = [[str(report.returned), report.instructor.name, ex.key, f"{ex.auto_points:g}",
+             f"{ex.score:g}" if ex.auto_points else manual(ex.manual_score), f"{ex.manual_points:g}",
+             manual(ex.manual_score)] for ex in report.exercises]  # fmt: skip
+    unanswered = report.manual_points - report.manual_open
+    rows.append([str(report.returned), report.instructor.name, "total", f"{report.auto_points:g}", f"{report.score:g}",
+                 f"{report.manual_points:g}", manual(0.0 if unanswered and not report.manual_open else None)])
+    return rows
+
+
+def _open_csv(path: Path):  # noqa: ANN202 - a text file opened for appending
+    """Open the CSV for appending (header written when new); refuse a file with other columns before grading."""
+    if path.exists() and path.stat().st_size:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if header != CSV_HEADER:
+            raise HomeworkError(f"{path} has the columns {header}, not {CSV_HEADER} (written by an older grader?): "
+                                "pass a new --csv file")
+        return open(path, "a", newline="")
+    fh = open(path, "a", newline="")
+    csv.writer(fh).writerow(CSV_HEADER)
+    fh.flush()
+    return fh
+
+
+def default_jobs() -> int:
+    """One kernel per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass
+class _Batch:
+    """What a grading run keeps track of: counts for the progress line, the running files, suspects of tampering."""
+
+    total: int
+    start: float = field(default_factory=time.perf_counter)
+    done: int = 0
+    failed: int = 0
+    running: list[Path] = field(default_factory=list)
+    tampering: bool = False
+
+    def progress(self, path: Path, result: str) -> str:
+        """The progress line after `path` is done: counts, the rate so far and an estimate of the time left."""
+        self.done += 1
+        elapsed = time.perf_counter() - self.start
+        graded = self.done - self.failed  # files that ran a kernel (errors before grading take no time)
+        line = f"[{self.done}/{self.total}] {display_path(path)}: {result}"
+        if graded and self.done < self.total:
+            rate = graded / elapsed * 60
+            line += f" — {rate:.1f} submissions/min, about {(self.total - self.done) / rate:.1f} min left"
+        elif self.done == self.total:
+            line += f" — all done in {elapsed / 60:.1f} min" + (f" ({graded / elapsed * 60:.1f} submissions/min)" if graded else "")
+        return line + (f" ({len(self.running)} running)" if self.running else "")
+
+
+async def _grade_batch(args: argparse.Namespace, paths: list[Path], csv_file) -> int:  # noqa: ANN001
+    instructors = Instructors.load(Path(args.instructor) if args.instructor else None)
+    guard = Guard(protected_files(instructors))
+    batch, slots = _Batch(len(paths)), asyncio.Semaphore(args.jobs)
+    threads = max(1, default_jobs() // min(args.jobs, len(paths)))  # the cores shared among the kernels
+    print(f"Grading {len(paths)} file(s), {min(args.jobs, len(paths))} at a time ({args.timeout} s per cell)",
+          file=sys.stderr, flush=True)
+
+    async def one(path: Path) -> None:
+        async with slots:
+            batch.running.append(path)
+            report, error = None, ""
+            try:
+                report = await grade_async(path, instructors, args.timeout, args.allow_edited, threads=threads)
+            except HomeworkError as exc:
+                error = str(exc)
+            except Exception as exc:  # a bug or an unexpected file: this file fails, the others are graded
+                error = (f"the grader failed on this file ({type(exc).__name__}: {exc}); the other files are graded. "
+                         "Please report this with the file.")
+            finally:
+                batch.running.remove(path)
+            changed = guard.check()
+            if changed:
+                batch.tampering = True
+                note = _tamper_note(changed, batch.running)
+                print(f"{note} [{display_path(path)}]", file=sys.stderr, flush=True)
+                if report is not None:
+                    report.tampered, report.notes = [str(p) for p in changed], [*report.notes, note]
+            if report is None:
+                batch.failed += 1
+                print(f"error: {path}: {error}", file=sys.stderr, flush=True)
+                print(batch.progress(path, "error"), file=sys.stderr, flush=True)
+                return
+            print(("\n" if batch.done else "") + format_report(report), flush=True)
+            if args.save:
+                folder = Path(args.save)
+                folder.mkdir(parents=True, exist_ok=True)
+                nbformat.write(report.executed, folder / _save_name(path, paths))
+            if csv_file is not None:
+                csv.writer(csv_file).writerows(_csv_rows(report))
+                csv_file.flush()  # written as soon as graded: a crash later loses nothing
+            print(batch.progress(path, f"{report.score:g}/{report.auto_points:g}"), file=sys.stderr, flush=True)
+
+    await asyncio.gather(*(one(p) for p in paths))
+    if batch.tampering:
+        print("error: protected files were changed during grading (see the warnings above): they were restored",
+              file=sys.stderr)
+    return 1 if batch.failed or batch.tampering else 0
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
+    from nbclient.util import run_sync
+
     paths = [Path(p) for p in args.returned]
-    failed = 0
-    csv_rows = []
-    for n, path in enumerate(paths):
-        if n:
-            print()
+    csv_file = _open_csv(Path(args.csv)) if args.csv else None
+    try:
+        return run_sync(_grade_batch)(args, paths, csv_file)
+    finally:
+        if csv_file is not None:
+            csv_file.close()
+
+
+def _at_least_one(what: str):  # noqa: ANN202 - an argparse type
+    def parse(text: str) -> int:
         try:
-            report = grade(path, Path(args.instructor) if args.instructor else None, args.timeout, args.allow_edited)
-        except HomeworkError as exc:
-            print(f"error: {path}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(format_report(report), flush=True)
-        if args.save:
-            folder = Path(args.save)
-            folder.mkdir(parents=True, exist_ok=True)
-            nbformat.write(report.executed, folder / _save_name(path, paths))
-        for ex in report.exercises:
-            csv_rows.append([str(path), report.instructor.name, ex.key, f"{ex.auto_points:g}",
-                             f"{ex.score:g}" if ex.auto_points else "", f"{ex.manual_points:g}"])
-        csv_rows.append([str(path), report.instructor.name, "total", f"{report.auto_points:g}",
-                         f"{report.score:g}", f"{report.manual_points:g}"])
-    if args.csv:
-        new = not Path(args.csv).exists()
-        with open(args.csv, "a", newline="") as fh:
-            writer = csv.writer(fh)
-            if new:
-                writer.writerow(["returned", "instructor", "exercise", "auto_points", "score", "manual_points"])
-            writer.writerows(csv_rows)
-    return 1 if failed else 0
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be at least 1, got {value}" + (" (0 does not mean 'no limit': an endless loop would "
+                                                              "hang the grader)" if "seconds" in what else ""))
+        return value
+
+    return parse
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -746,11 +1134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     gr.add_argument("returned", nargs="+", metavar="RETURNED.ipynb")
     gr.add_argument("--instructor", metavar="NOTEBOOK|FOLDER",
                     help="the instructor notebook (or a folder of them); default: match by grade ids in notebooks/")
-    gr.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help=f"time limit per cell (default {DEFAULT_TIMEOUT})")
+    gr.add_argument("--timeout", type=_at_least_one("--timeout (seconds per cell)"), default=DEFAULT_TIMEOUT,
+                    metavar="SECONDS", help=f"time limit per cell, >= 1 (default {DEFAULT_TIMEOUT})")
+    gr.add_argument("--jobs", type=_at_least_one("--jobs"), default=default_jobs(), metavar="N",
+                    help=f"submissions graded at the same time, one kernel each (default: one per core, {default_jobs()})")
     gr.add_argument("--save", metavar="FOLDER",
                     help="also write the executed notebooks (they contain the hidden tests) for feedback")
-    gr.add_argument("--csv", metavar="FILE", help="append points per exercise to this CSV file")
+    gr.add_argument("--csv", metavar="FILE",
+                    help="append points per exercise to this CSV file (each file's rows as soon as it is graded)")
     gr.add_argument("--allow-edited", action="store_true",
                     help="grade even when locked test cells were edited (using the instructor's cells)")
     args = parser.parse_args(argv)

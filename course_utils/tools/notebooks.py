@@ -7,7 +7,7 @@ import re
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -100,24 +100,77 @@ class RunResult:
     path: Path
     ok: bool
     seconds: float
-    headline: str
-    error: str = ""
+    headline: str  # empty for a failed run: the headline cell may still show an earlier run's output
+    error: str = ""  # "cell 23 of 60 (In [17]): ValueError: ..." for a failed run (cells counted from 1)
+    context: list[str] = field(default_factory=list)  # a few traceback lines around the failing line
+    cell: int | None = None  # the failing cell's number (from 1, as `error` gives it)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def failure_context(traceback: str | list[str], keep: int = 8) -> list[str]:
+    """The last lines of a traceback that show where it failed (the notebook cell's frame and the innermost frame,
+    with their arrow lines), without colour codes or machine paths; the exception line itself is not included."""
+    text = "\n".join(traceback) if isinstance(traceback, list) else traceback
+    lines = [scrub_paths(_ANSI.sub("", line)).rstrip() for line in text.splitlines()]
+    lines = [line for line in lines if line.strip() and not set(line.strip()) <= {"-"}]
+    frames = [i for i, line in enumerate(lines) if line.startswith(("Cell In[", "File ", "Input In ["))]
+    if not frames:
+        return lines[-keep - 1 : -1]
+    shown = []
+    for start in ([frames[0]] if len(frames) == 1 else [frames[0], frames[-1]]):
+        stop = next((i for i in frames if i > start), len(lines) - 1)
+        block = lines[start:stop]
+        arrow = next((i for i, line in enumerate(block) if line.lstrip().startswith("---->")), len(block) - 1)
+        shown += [block[0], *block[max(1, arrow - 2) : arrow + 1]]
+    return shown[-keep:]
+
+
+def _failure(nb: nbformat.NotebookNode, index: int | None, exc: BaseException) -> tuple[str, list[str]]:
+    """The one-line error and the context lines of a failed run (`index`: the failing cell)."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    cell = nb.cells[index] if index is not None and index < len(nb.cells) else None
+    where = f"cell {index + 1} of {len(nb.cells)}" if index is not None else "a cell"
+    if cell is not None and cell.get("execution_count"):
+        where += f" (In [{cell.execution_count}])"
+    if isinstance(exc, CellExecutionError):
+        line = f"{exc.ename}: {exc.evalue}".strip().rstrip(":")
+        return f"{where}: {scrub_paths(' '.join(line.split()))}", failure_context(exc.traceback)
+    if isinstance(exc, CellTimeoutError):
+        message = "it ran longer than the time limit (a long training run in full mode? an endless loop?)"
+    elif isinstance(exc, DeadKernelError):
+        message = "the kernel died (out of memory? a crash in native code?)"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    source = [line for line in (cell.source.splitlines() if cell is not None else []) if line.strip()]
+    return f"{where}: {message}", [f"    {line}" for line in source[-4:]]
 
 
 def execute(path: Path, out: Path | None = None, timeout: int = 900, env: dict[str, str] | None = None) -> RunResult:
-    """Run `path` top to bottom in a fresh kernel (cwd = its folder) and write the cleaned result to `out`."""
+    """Run `path` top to bottom in a fresh kernel (cwd = its folder) and write the cleaned result to `out`. A failed
+    run names the failing cell with its error and a few traceback lines, and has no headline (the headline cell may
+    still show an earlier run's output)."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
     nb = nbformat.read(path, as_version=4)
     old_env = dict(os.environ)
     os.environ.update(env or {})
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     start = time.perf_counter()
-    error = ""
+    error, context, current = "", [], {"index": None}
+
+    def on_cell_start(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        current["index"] = cell_index
+
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
-                                extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no "running over TCP" banner
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],  # no "running over TCP" banner
+                                on_cell_start=on_cell_start)  # fmt: skip
         client.execute()
-    except CellExecutionError as exc:
-        error = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+        error, context = _failure(nb, current["index"], exc)
     finally:
         os.environ.clear()
         os.environ.update(old_env)
@@ -126,7 +179,8 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900, env: dict[s
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out)
-    return RunResult(path, not error, seconds, headline(nb), error)
+    failing = current["index"] + 1 if error and current["index"] is not None else None
+    return RunResult(path, not error, seconds, "" if error else headline(nb), error, context, failing)
 
 
 if __name__ == "__main__":
@@ -135,4 +189,5 @@ if __name__ == "__main__":
     for arg in sys.argv[1:]:
         p = Path(arg)
         r = execute(p, out=p)
-        print(f"{p.name}: {'ok' if r.ok else 'FAILED ' + r.error} in {r.seconds:.1f} s — {r.headline}")
+        print(f"{p.name}: {'ok' if r.ok else 'FAILED in ' + r.error} in {r.seconds:.1f} s — {r.headline}")
+        print("\n".join(r.context))

@@ -241,7 +241,9 @@ def _npm_pack(spec: str, dest: Path) -> Path:
         timeout=600,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"`npm pack {spec}` failed (is the npm registry reachable?):\n{proc.stderr.strip()}")
+        said = (proc.stderr.strip() or proc.stdout.strip())[-600:]
+        raise RuntimeError(f"`npm pack {spec}` failed (exit status {proc.returncode}): "
+                           + (said or "npm printed nothing, which usually means the npm registry cannot be reached"))
     tarballs = sorted(dest.glob("*.tgz"))
     if not tarballs:
         filename = json.loads(proc.stdout)[0]["filename"]
@@ -257,6 +259,21 @@ def _extract(tarball: Path, dest: Path) -> None:
             tar.extractall(dest)  # noqa: S202 - a registry tarball, names checked by npm
 
 
+def vendor_missing_message(vendor: Path, cause: BaseException | str) -> str:
+    """What is missing for offline decks, why it could not be fetched, and the three ways to get it."""
+    missing = [p for p in PACKAGES if not _is_vendored(vendor, p)]
+    what = " and ".join(f"{p.spec} (in {vendor / p.folder})" for p in missing)
+    return (
+        f"offline decks need {what}, which are not there and could not be fetched: {cause}\n"
+        "Ways out:\n"
+        f"  1. connect to the internet (npm must reach registry.npmjs.org) and run again: they are fetched once "
+        f"(about 30 MB) into {vendor};\n"
+        f"  2. copy the folder {vendor} from a machine that built the decks (its reveal.js/ and mathjax/ folders, "
+        f"each with its {_STAMP} file), or point --vendor at such a folder;\n"
+        "  3. build decks that load reveal.js and MathJax from a CDN instead: python3 course.py slides --cdn."
+    )
+
+
 def ensure_vendor(vendor: Path, *, quiet: bool = False) -> Path:
     """Make sure `vendor/` holds the pinned reveal.js and MathJax (fetching them with `npm pack` if not)."""
     vendor.mkdir(parents=True, exist_ok=True)
@@ -267,7 +284,10 @@ def ensure_vendor(vendor: Path, *, quiet: bool = False) -> Path:
             print(f"fetching {pkg.spec} from the npm registry into {vendor}", flush=True)
         with tempfile.TemporaryDirectory(dir=vendor, prefix=".fetch-") as tmp:
             tmp_path = Path(tmp)
-            tarball = _npm_pack(pkg.spec, tmp_path)
+            try:
+                tarball = _npm_pack(pkg.spec, tmp_path)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                raise RuntimeError(vendor_missing_message(vendor, exc)) from None
             _extract(tarball, tmp_path / "x")
             unpacked = tmp_path / "x" / "package"
             if pkg is MATHJAX:
