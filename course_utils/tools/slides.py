@@ -45,7 +45,7 @@ CDN = "https://cdn.jsdelivr.net/npm"
 
 DEFAULT_OUT = ROOT / "slides"
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
-SLIDE_BOUNDS = (8, 25)  # what a course deck should have (slides + subslides)
+SLIDE_BOUNDS = (8, 30)  # what a course deck should have (slides + subslides)
 THEME = "white"  # reveal.js theme with bundled fonts (some themes import web fonts)
 WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
 
