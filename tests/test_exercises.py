@@ -89,9 +89,9 @@ def _passes(number: str, solution_id: str, solution: str | None = None) -> tuple
 EXERCISES = _exercises()
 
 
-def test_every_wrong_solution_fixture_names_a_real_exercise():
+def test_every_auto_graded_exercise_has_wrong_solutions():
     ids = {gid for _, gid in EXERCISES}
-    assert set(WRONG) <= ids, set(WRONG) - ids
+    assert set(WRONG) == ids, f"fixtures for unknown exercises: {set(WRONG) - ids}; exercises without: {ids - set(WRONG)}"
     assert all(len(wrongs) >= 2 for wrongs in WRONG.values())
 
 
