@@ -9,10 +9,10 @@ The most used names are re-exported here so a notebook can start with `import co
 Note: `cu.summary` is the *function* `summary(model, input_size)`.
 """
 
+from .banner import run_info
 from .data import DeviceLoader, load_dataset, make_loaders
 from .history import History
 from .measure import SummaryResult, count_flops, count_macs, count_params, stage_table, summary
-from .banner import run_info
 from .runtime import get_device, is_quick, mode_name, seed_everything, set_quick, sync
 from .tables import format_table, print_table
 from .train import FitConfig, evaluate, fit
