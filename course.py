@@ -14,6 +14,9 @@ as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the ru
     slides   build the reveal.js decks into slides/ (add --cdn for CDN-linked decks)
     bench    training-speed benchmark: classic loop vs course loop (add --out benchmarks/RESULTS.md to record it)
     reference  converged multi-seed reference experiments (see course_utils/reference_results/)
+    gpu-check  on a CUDA machine, in <= 10 minutes: every notebook in full mode, the benchmark table and the GPU
+             reference experiments into one small folder (--out DIR, --budget SECONDS, --data-root DIR);
+             --rehearse runs it on the CPU at tiny size; --gather fetches the wheels and data a GPU machine lacks
     setup    only create/update .venv
 """
 
@@ -30,7 +33,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 EXTRAS = "dev,instructor"
 STAMP = VENV / ".course-installed"
-VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "reference", "setup")
+VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "reference", "gpu-check", "setup")
 
 # What each verb imports (module names). An activated environment that has all of them is used as is.
 _RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "ipywidgets", "ipykernel",
@@ -44,6 +47,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "slides": (*_RUN, "nbconvert"),
     "bench": ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm"),
     "reference": ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm"),
+    "gpu-check": _RUN,
     "setup": (),
 }
 
@@ -180,6 +184,8 @@ def dispatch(verb: str, args: list[str]) -> int:
         return _run_module("course_utils.tools.bench", args)
     if verb == "reference":
         return _run_module("course_utils.reference", args)
+    if verb == "gpu-check":
+        return _run_module("course_utils.tools.gpu_check", args)
     raise AssertionError(verb)
 
 
@@ -188,6 +194,8 @@ def main() -> int:
         print(__doc__)
         return 0 if len(sys.argv) >= 2 and sys.argv[1] in ("-h", "--help") else 2
     verb, args = sys.argv[1], sys.argv[2:]
+    if verb == "gpu-check" and "--gather" in args:  # standard library and pip only: any python3, no .venv
+        return _run([sys.executable, str(ROOT / "course_utils" / "tools" / "gather_gpu.py"), *(a for a in args if a != "--gather")])
     if use_running_python(verb):
         print(f"Using the active environment {sys.prefix} (COURSE_VENV=1 uses .venv instead)", flush=True)
         # the course is maybe not installed there: its kernels and subprocesses find course_utils through the path
