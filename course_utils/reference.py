@@ -884,7 +884,7 @@ def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[
                  f"{groups[k]['chosen_lr']:.0e}", pm_range(groups[k]["test_acc"]),
                  f"{groups[k]['seconds_per_epoch']['mean']:.1f}", str(groups[k]["test_acc"]["n"])] for k in order]  # fmt: skip
     elif experiment == "gpu-idle":
-        headers = ["model", "loop", "precision", "s / epoch", "data s", "sync s", "compute s", "TFLOP/s", "repeats"]
+        headers = ["model", "loop", "precision", "s / epoch", "data s", "sync s", "compute s", "TFLOP/s", "epochs timed"]
         rows = [[g["model"], g["loop"], g["precision"], pm_range(g["epoch_s"], 1.0, 3), f"{g['data_s']['mean']:.3f}",
                  f"{g['sync_s']['mean']:.3f}", f"{g['compute_s']['mean']:.3f}", f"{g['tflops']['mean']:.4f}",
                  str(g["epoch_s"]["n"])] for g in groups.values()]  # fmt: skip
@@ -903,3 +903,26 @@ def show_reference(result: dict[str, Any], ranges: bool = False) -> None:
     conclusion = result["summary"].get("conclusion")
     if conclusion:
         print(conclusion if isinstance(conclusion, str) else json.dumps(conclusion))
+
+
+def degradation_reading(result: dict[str, Any]) -> str:
+    """The depth trend of each variant in a `degradation` result, computed from its summary: final training error per
+    depth (mean over seeds) and whether the deepest net of each variant ends above or below the best shallower one,
+    with or without overlapping seed ranges — so that no step of the trend is hidden behind a shallow-vs-deep pair."""
+    groups = result["summary"]["groups"]
+    n = len(result.get("seeds", []))
+    lines = []
+    for residual, name in ((False, "plain"), (True, "residual")):
+        stats = {g["depth"]: g["train_error"] for g in groups.values() if g["residual"] == residual}
+        depths = sorted(stats)
+        trend = " → ".join(f"{100 * stats[d]['mean']:.1f}" for d in depths)
+        deep = depths[-1]
+        best = min(depths[:-1], key=lambda d: stats[d]["mean"])
+        gap = 100 * (stats[deep]["mean"] - stats[best]["mean"])
+        separate = stats[deep]["min"] > stats[best]["max"] or stats[deep]["max"] < stats[best]["min"]
+        lines.append(
+            f"{name}: {' → '.join(map(str, depths))} layers end at {trend} % training error; the {deep}-layer net is "
+            f"{abs(gap):.1f} points {'above' if gap > 0 else 'below'} the {best}-layer one "
+            f"(seed ranges {'do not overlap' if separate else 'overlap'}; {n} seeds)"
+        )
+    return "\n".join(lines)
