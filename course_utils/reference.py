@@ -131,9 +131,16 @@ def provenance_line(result: dict[str, Any]) -> str:
     commit = prov.get("git_commit") or "unknown"
     dirty = " (uncommitted changes)" if prov.get("git_dirty") else ""
     smoke = " [SMOKE TEST, not a reference]" if config.get("smoke") else ""
+    shared = ""
+    before = str(prov.get("load_average_before") or "").split()
+    if before and prov.get("device_kind") == "cpu":  # a CPU shared with other work: its timings are inflated
+        loads = [float(before[0]), float(str(prov.get("load_average_after") or before[0]).split()[0])]
+        cores = os.cpu_count() or 1
+        if max(loads) > 1.25 * cores:
+            shared = f", CPU shared with other jobs (load {loads[0]:.1f} → {loads[1]:.1f}: timings inflated)"
     return (
         f"reference{smoke}: {config.get('scale_text', '?')}, {len(result.get('seeds', []))} seeds, "
-        f"{prov.get('device', '?')}, {str(prov.get('date', '?'))[:10]}, commit {commit[:7]}{dirty}"
+        f"{prov.get('device', '?')}, {str(prov.get('date', '?'))[:10]}, commit {commit[:7]}{dirty}{shared}"
     )
 
 
@@ -878,7 +885,7 @@ def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[
         rows = [[name, pm_range(g["train_error"]), pm_range(g["train_loss"], 1.0, 3), pm_range(g["test_error"]),
                  str(g["test_error"]["n"])] for name, g in groups.items()]  # fmt: skip
     elif experiment == "zoo":
-        headers = ["network", "parameters", "MACs (32 px)", "lr (chosen)", "test accuracy %", "s / epoch", "seeds"]
+        headers = ["network", "parameters (32 px)", "MACs (32 px)", "lr (chosen)", "test accuracy %", "s / epoch", "seeds"]
         order = result["summary"].get("ranking_by_test_acc", list(groups))
         rows = [[groups[k]["title"], f"{groups[k]['params']:,}", f"{groups[k]['macs'] / 1e6:,.1f} M",
                  f"{groups[k]['chosen_lr']:.0e}", pm_range(groups[k]["test_acc"]),
