@@ -135,7 +135,7 @@ def provenance_line(result: dict[str, Any]) -> str:
     before = str(prov.get("load_average_before") or "").split()
     if before and prov.get("device_kind") == "cpu":  # a CPU shared with other work: its timings are inflated
         loads = [float(before[0]), float(str(prov.get("load_average_after") or before[0]).split()[0])]
-        cores = os.cpu_count() or 1
+        cores = prov.get("cpu_count") or 2  # the producing machine's cores (files before this field: a 2-core CPU)
         if max(loads) > 1.25 * cores:
             shared = f", CPU shared with other jobs (load {loads[0]:.1f} → {loads[1]:.1f}: timings inflated)"
     return (
@@ -799,7 +799,7 @@ def run_experiment(experiment: str, ctx: Context, command: str, git: tuple[str |
         "command": command, "git_commit": git[0], "git_dirty": git[1], "device": _device_text(ctx.device),
         "device_kind": device_kind(ctx.device), "precision": _precision_text(experiment, ctx.device),
         "torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "threads": torch.get_num_threads(),
+        "platform": platform.platform(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "date": started.isoformat(timespec="seconds"), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
         "load_average_before": load0, "load_average_after": _load_average(),
@@ -870,6 +870,8 @@ def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[
     groups, experiment = result["summary"]["groups"], result["experiment"]
 
     def pm_range(stats: dict[str, Any], scale: float = 100.0, digits: int = 2) -> str:
+        if stats["n"] == 1:
+            return f"{scale * stats['mean']:.{digits}f} (one seed)"
         text = f"{scale * stats['mean']:.{digits}f} ± {scale * stats['std']:.{digits}f}"
         if ranges and stats["n"] > 1:
             text += f" [{scale * stats['min']:.{digits}f}–{scale * stats['max']:.{digits}f}]"
@@ -931,5 +933,23 @@ def degradation_reading(result: dict[str, Any]) -> str:
             f"{name}: {' → '.join(map(str, depths))} layers end at {trend} % training error; the {deep}-layer net is "
             f"{abs(gap):.1f} points {'above' if gap > 0 else 'below'} the {best}-layer one "
             f"(seed ranges {'do not overlap' if separate else 'overlap'}; {n} seeds)"
+        )
+    return "\n".join(lines)
+
+
+def shortcuts_reading(result: dict[str, Any]) -> str:
+    """Per dataset of a `shortcuts` result: test and training error with and without shortcuts (mean ± std over the
+    seeds), and whether the seed ranges of the test error overlap — "no clear difference" when they do."""
+    groups = result["summary"]["groups"]
+    lines = []
+    for dataset in dict.fromkeys(name.split("/")[0] for name in groups):
+        with_, without = groups[f"{dataset}/with shortcuts"], groups[f"{dataset}/without shortcuts"]
+        a, b = with_["test_error"], without["test_error"]
+        overlap = not (a["max"] < b["min"] or b["max"] < a["min"])
+        verdict = ("no clear difference in test error: the seed ranges overlap" if overlap else
+                   f"test error {'lower' if a['mean'] < b['mean'] else 'higher'} with shortcuts in every seed")  # fmt: skip
+        lines.append(
+            f"{dataset}: test error {_pm(a)} with shortcuts vs {_pm(b)} without ({a['n']} seeds) — {verdict}; "
+            f"training error {_pm(with_['train_error'])} vs {_pm(without['train_error'])}"
         )
     return "\n".join(lines)

@@ -386,7 +386,11 @@ def run_probe(check: Check) -> dict[str, Any]:
             seen.update(dtype=str(output.dtype).replace("torch.", ""), cudnn_benchmark=torch.backends.cudnn.benchmark,
                         channels_last=inputs[0].is_contiguous(memory_format=torch.channels_last))  # fmt: skip
 
-    loaders = make_loaders("fashion-mnist", quick=False, root=check.data_root, device=dev, train_size=4 * 128, seed=0)
+    from course_utils.data import load_dataset
+
+    available = len(load_dataset("fashion-mnist", quick=False, root=check.data_root).train_labels)
+    loaders = make_loaders("fashion-mnist", quick=False, root=check.data_root, device=dev,
+                           train_size=min(4 * 128, available), seed=0)  # fmt: skip
     model = REGISTRY["small_cnn"].build()
     handle = model.register_forward_hook(hook)
     before = torch.backends.cudnn.benchmark
@@ -425,7 +429,7 @@ def run_probe(check: Check) -> dict[str, Any]:
     steps = 20 if cuda else 2
     batch = check.profile.probe_batch
     data = make_loaders("fashion-mnist", batch, quick=False, root=check.data_root, device=dev, pad=entry.pad,
-                        train_size=batch * (steps + 2), seed=0)  # fmt: skip
+                        train_size=min(batch * (steps + 2), available), seed=0)  # fmt: skip
     model = entry.build()
     fit(model, data.train, None, epochs=1, max_steps=2, device=dev, progress=False)  # warm-up, cudnn autotuning
     timed = fit(model, data.train, None, epochs=1, max_steps=steps, device=dev, progress=False)
