@@ -108,3 +108,12 @@ CASES = [(n, gid, name) for n, gid in EXERCISES for name in WRONG.get(gid, {})]
 def test_wrong_solution_loses_the_points(number, solution_id, name):
     ok, _ = _passes(number, solution_id, WRONG[solution_id][name])
     assert not ok, f"{solution_id}: the wrong solution '{name}' passes every test"
+
+
+def test_the_correct_templates_of_one_line_mutations_pass():
+    """The wrong PreActBlock and Bottleneck solutions are a correct solution with one line changed: the correct one
+    must earn the points, so each rejection is caused by that line."""
+    from tests.fixtures.wrong_solutions import _BOTTLENECK, _PREACT
+
+    assert _passes("05", "nb05-ex1-sol", _PREACT) == (True, "")
+    assert _passes("05", "nb05-ex2-sol", _BOTTLENECK) == (True, "")
