@@ -51,9 +51,10 @@ from .classic import CLASSIC_BATCH, CLASSIC_LR, CLASSIC_MOMENTUM, classic_evalua
 from .data import DatasetSplit, DeviceLoader, classic_loaders, load_dataset, make_loaders
 from .history import History
 from .measure import count_flops, count_macs, count_params
-from .models import CifarResNet, ResNet18, SmallCNN, zoo_entries
+from .models import REGISTRY, CifarResNet, ResNet18, zoo_entries
 from .precision import default_amp, fit_precision
 from .runtime import cpu_model, device_name, get_device, seed_everything, sync
+from .speed import CpuTimed
 from .train import evaluate, fit
 
 EXPERIMENTS = ("degradation", "shortcuts", "zoo", "gpu-idle")
@@ -648,19 +649,13 @@ def _classic_epoch(model: nn.Module, loader: Any, opt: torch.optim.Optimizer, de
     return {**phases, "epoch_s": time.perf_counter() - start, "cpu_s": time.process_time() - cpu_start, "images": images}
 
 
-class _TimedBatches:
-    """Wraps a DeviceLoader for `fit` and adds up the seconds spent producing batches (shuffle and slicing)."""
+class _TimedBatches(CpuTimed):
+    """`speed.CpuTimed` (process CPU seconds per pass, in `seconds`) that also adds up the wall-clock seconds spent
+    producing batches (shuffle and slicing), in `data_s`."""
 
     def __init__(self, loader: DeviceLoader) -> None:
-        self.loader = loader
+        super().__init__(loader)
         self.data_s: list[float] = []
-        self.cpu_s: list[float] = []
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.loader, name)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         spent, cpu_start = 0.0, time.process_time()
@@ -674,7 +669,7 @@ class _TimedBatches:
             spent += time.perf_counter() - t0
             yield batch
         self.data_s.append(spent)
-        self.cpu_s.append(time.process_time() - cpu_start)
+        self.seconds.append(time.process_time() - cpu_start)
 
 
 def run_gpu_idle(ctx: Context) -> dict[str, Any]:
@@ -682,10 +677,10 @@ def run_gpu_idle(ctx: Context) -> dict[str, Any]:
     cfg = gpu_idle_config(ctx.smoke)
     classic = classic_loop()
     split = load_dataset("mnist", quick=True)
-    builders: dict[str, tuple[Callable[[], nn.Module], int]] = {"SmallCNN": (SmallCNN, 0), "ResNet18": (ResNet18, 2)}
+    entries = {"SmallCNN": REGISTRY["small_cnn"], "ResNet18": REGISTRY["resnet18"]}  # the course's own networks
     runs, flops = [], {}
     for name in cfg["models"]:
-        build, pad = builders[name]
+        build, pad = entries[name].build, entries[name].pad
         side = 28 + 2 * pad
         probe = build()
         flops[name] = count_flops(probe, (1, side, side), batch_size=2, backward=True) // 2
@@ -713,7 +708,7 @@ def run_gpu_idle(ctx: Context) -> dict[str, Any]:
             h = fit(model, timed, None, epochs=cfg["epochs"], seed=repeat, device=ctx.device, progress=False)
             _, test_acc = evaluate(model, course.test, ctx.device)
             epochs = [{"data_s": d, "sync_s": 0.0, "compute_s": s - d, "epoch_s": s, "cpu_s": c, "images": timed.num_samples}
-                      for d, s, c in zip(timed.data_s, h.seconds, timed.cpu_s)]  # fmt: skip
+                      for d, s, c in zip(timed.data_s, h.seconds, timed.seconds)]  # fmt: skip
             precision = "bf16 autocast" if h.settings["amp"] else "float32"
             runs.append(_idle_run(name, "course", repeat, epochs, flops[name], test_acc, course.train.batch_size, precision))
             for run in runs[-2:]:
