@@ -904,7 +904,7 @@ def show_reference(result: dict[str, Any], ranges: bool = False) -> None:
     rows, headers = reference_table(result, ranges)
     print(provenance_line(result))
     print(format_table(rows, headers, right=range(1, len(headers)) if result["experiment"] != "gpu-idle" else range(3, 9)))
-    conclusion = result["summary"].get("conclusion")
+    conclusion = shortcuts_reading(result) if result["experiment"] == "shortcuts" else result["summary"].get("conclusion")
     if conclusion:
         print(conclusion if isinstance(conclusion, str) else json.dumps(conclusion))
 
