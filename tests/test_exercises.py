@@ -117,3 +117,53 @@ def test_the_correct_templates_of_one_line_mutations_pass():
 
     assert _passes("05", "nb05-ex1-sol", _PREACT) == (True, "")
     assert _passes("05", "nb05-ex2-sol", _BOTTLENECK) == (True, "")
+
+
+# ------------------------------------------------------------------ the same, through the course's grader itself
+# Each round is one returned notebook, graded end to end by `course_utils.tools.homework.grade` in a kernel, exactly
+# as a TA grades: round k hands in the k-th wrong solution of every exercise (the model solution where an exercise
+# has fewer wrong ones), so every wrong solution of the fixtures is graded once. Exercises are independent (no cell
+# after an exercise may use its result), so one notebook can carry several wrong solutions at once.
+
+ROUNDS = [(number, k) for number in NOTEBOOKS
+          for k in range(max((len(WRONG[gid]) for n, gid in EXERCISES if n == number), default=0))]  # fmt: skip
+
+
+def _returned(number: str, k: int, folder: Path) -> tuple[Path, dict[str, str | None]]:
+    """The student copy of notebook `number` with round k's solutions filled in; which wrong solution each exercise
+    got (None: the model solution)."""
+    import nbformat
+
+    from course_utils.tools import homework as hw
+
+    path = NOTEBOOKS[number]
+    instructor = hw.read(path)
+    model = {hw.grade_id(c): c.source for c in instructor.cells if hw.grade_id(c)}
+    returned = hw.student_copy(instructor, path.name)
+    handed_in: dict[str, str | None] = {}
+    for cell in returned.cells:
+        gid = hw.grade_id(cell)
+        if gid in WRONG:
+            names = list(WRONG[gid])
+            handed_in[gid] = names[k] if k < len(names) else None
+            cell.source = WRONG[gid][names[k]] if k < len(names) else model[gid]
+    out = folder / path.name
+    nbformat.write(returned, out)
+    return out, handed_in
+
+
+@pytest.mark.parametrize(("number", "k"), ROUNDS, ids=[f"{n}-round{k + 1}" for n, k in ROUNDS])
+def test_the_grader_scores_wrong_solutions_zero(number, k, tmp_path):
+    pytest.importorskip("nbgrader", reason='the grader needs nbgrader: pip install -e ".[instructor]"')
+    from course_utils.tools import homework as hw
+
+    returned, handed_in = _returned(number, k, tmp_path)
+    report = hw.grade(returned, NOTEBOOKS[number], timeout=300)
+    problems = []
+    for gid, wrong in handed_in.items():
+        result = report.exercise(hw.exercise_key(gid))
+        if wrong is not None and result.score > 0:
+            problems.append(f"{gid} '{wrong}': {result.score:g} of {result.auto_points:g} points")
+        if wrong is None and result.score != result.auto_points:
+            problems.append(f"{gid} model solution: {result.score:g} of {result.auto_points:g} ({result.detail})")
+    assert not problems, "the grader gave points to wrong answers or withheld them from right ones:\n" + "\n".join(problems)
