@@ -1,4 +1,5 @@
-"""Reference experiments: converged, multi-seed results that the notebooks load instead of training in quick mode.
+"""Reference experiments: multi-seed results, each trained to the end of a stated schedule (not necessarily converged),
+that the notebooks load instead of training in quick mode.
 
 One command produces every file, one JSON file per experiment and device kind in `course_utils/reference_results/`:
 
@@ -31,6 +32,7 @@ import json
 import math
 import os
 import platform
+import re
 import shlex
 import statistics
 import subprocess
@@ -125,6 +127,20 @@ def _kind_of(device: str | None) -> str:
     return device_kind(dev)
 
 
+def _scale_words(text: str) -> str:
+    """'full Fashion-MNIST 6,000 training images' (a subset of the full set) -> '6,000 of the 60,000 Fashion-MNIST
+    training images'."""
+    from .data.specs import DATASETS
+
+    def words(m: re.Match) -> str:
+        spec = next((s for s in DATASETS.values() if s.human == m.group(1)), None)
+        if spec is None or int(m.group(2).replace(",", "")) >= spec.full_train:
+            return m.group(0)
+        return f"{m.group(2)} of the {spec.full_train:,} {m.group(1)} training images"
+
+    return re.sub(r"full ([\w-]+) ([\d,]+) training images", words, text)
+
+
 def provenance_line(result: dict[str, Any]) -> str:
     """One line saying what produced `result`, e.g. 'reference: Fashion-MNIST 10,000 images, 3 seeds, 8 epochs,
     cpu (AMD EPYC, 2 threads), 2026-11-30, commit abc1234'."""
@@ -140,7 +156,7 @@ def provenance_line(result: dict[str, Any]) -> str:
         if max(loads) > 1.25 * cores:
             shared = f", CPU shared with other jobs (load {loads[0]:.1f} → {loads[1]:.1f}: timings inflated)"
     return (
-        f"reference{smoke}: {config.get('scale_text', '?')}, {len(result.get('seeds', []))} seeds, "
+        f"reference{smoke}: {_scale_words(config.get('scale_text', '?'))}, {len(result.get('seeds', []))} seeds, "
         f"{prov.get('device', '?')}, {str(prov.get('date', '?'))[:10]}, commit {commit[:7]}{dirty}{shared}"
     )
 
@@ -174,7 +190,45 @@ def validate(result: dict[str, Any]) -> list[str]:
         if isinstance(declared, int) and len(got) < declared and group not in fewer:
             problems.append(f"group {group!r} has {len(got)} seed(s), fewer than the declared {declared}, unexplained")
     problems += [f"non-finite number at {where}" for where in _non_finite(result)]
+    problems += [f"a path of the producing machine at {where}: {text!r} (write it as <data-root> or <out>)"
+                 for where, text in _machine_paths(result)]
     return problems
+
+
+_ABSOLUTE = re.compile(r"(?:^|[\s=\"'(])(?:/(?:home|work|tmp|Users|root|mnt|srv|opt|var)/|[A-Za-z]:\\)")
+
+
+def _machine_paths(value: Any, where: str = "$") -> Iterator[tuple[str, str]]:
+    """Every string in `value` that contains an absolute path of the machine that produced it."""
+    if isinstance(value, str):
+        if _ABSOLUTE.search(value):
+            yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _machine_paths(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _machine_paths(item, f"{where}[{i}]")
+
+
+def redact_paths(value: Any, folders: dict[str, str | Path | None]) -> Any:
+    """`value` with every occurrence of each folder written as its placeholder, e.g. {"<data-root>": "/home/ann/data"}
+    turns the data root a run was given into `<data-root>`."""
+    names = sorted(((name, placeholder) for placeholder, folder in folders.items() if folder is not None
+                    for name in {str(folder), str(Path(folder).resolve())}), key=lambda pair: -len(pair[0]))  # fmt: skip
+
+    def redact(item: Any) -> Any:
+        if isinstance(item, str):
+            for name, placeholder in names:
+                item = item.replace(name, placeholder)
+            return item
+        if isinstance(item, dict):
+            return {key: redact(v) for key, v in item.items()}
+        if isinstance(item, list):
+            return [redact(v) for v in item]
+        return item
+
+    return redact(value)
 
 
 # ------------------------------------------------------------------------------------------- small utilities
@@ -281,12 +335,12 @@ def degradation_config(smoke: bool, gpu: bool = False) -> dict[str, Any]:
     60,000 images for 10 epochs and a 110-layer pair as well."""
     if smoke:
         return {"depths": [8, 14], "train_size": 128, "epochs": 1, "batch_size": 32, "curve_test_size": 128,
-                "final_test_size": 256}  # fmt: skip
+                "final_test_size": 256, "shared_weights": "copied from the residual net"}  # fmt: skip
     if gpu:
         return {"depths": [8, 20, 56, 110], "train_size": None, "epochs": 10, "batch_size": 128,
-                "curve_test_size": None, "final_test_size": None}  # fmt: skip
+                "curve_test_size": None, "final_test_size": None, "shared_weights": "copied from the residual net"}  # fmt: skip
     return {"depths": [8, 20, 56], "train_size": 4_000, "epochs": 5, "batch_size": 128, "curve_test_size": 1_000,
-            "final_test_size": None}  # fmt: skip
+            "final_test_size": None, "shared_weights": "copied from the residual net"}  # fmt: skip
 
 
 def run_degradation(ctx: Context) -> dict[str, Any]:
@@ -303,10 +357,12 @@ def run_degradation(ctx: Context) -> dict[str, Any]:
     runs = []
     for seed in ctx.seeds:
         for depth in cfg["depths"]:
-            for use_residual in (False, True):
+            seed_everything(seed)
+            residual = CifarResNet(depth, True)
+            plain = CifarResNet(depth, False)
+            copy_shared_weights(residual, plain)  # every layer the two share starts from the same weights
+            for use_residual, model in ((False, plain), (True, residual)):
                 group = f"{'residual' if use_residual else 'plain'}-{depth}"
-                seed_everything(seed)
-                model = CifarResNet(depth, use_residual)
                 h = fit(model, loaders.train, loaders.test, epochs=cfg["epochs"], seed=seed, device=ctx.device, progress=False)
                 final = _final_eval(model, train_eval, test_full, ctx.device)
                 runs.append({"group": group, "seed": seed, "depth": depth, "residual": use_residual,
@@ -369,10 +425,43 @@ def _degradation_conclusion(groups: dict[str, Any], depths: Sequence[int], n_see
     else:
         second = f"residual-{hi} does not: it ends at {_pm(r_hi)} against residual-{lo}'s {_pm(r_lo)}"
     holds = plain_worse and not residual_worse
-    verdict = ("The degradation problem shows at this scale." if holds and plain_separated
+    verdict = ("Within this schedule the pattern of He et al.'s Fig. 1 appears." if holds and plain_separated
                else "The means show the degradation pattern, but the seed ranges of the plain nets overlap."
-               if holds else "The degradation problem does NOT show at this scale.")  # fmt: skip
+               if holds else "The degradation pattern does NOT show within this schedule.")  # fmt: skip
     return {"conclusion": f"{first}; {second}. {verdict}", "lesson_holds": holds, "plain_ranges_separate": plain_separated}
+
+
+def last_epoch_drop(result: dict[str, Any], group: str) -> float:
+    """How many points the running training error of `group` fell in the last epoch (mean over its seeds): a large
+    drop means the schedule ended while the network was still learning fast."""
+    drops = [100 * (r["curves"]["train_error"][-2] - r["curves"]["train_error"][-1])
+             for r in result["runs"] if r["group"] == group and len(r["curves"]["train_error"]) >= 2]  # fmt: skip
+    return sum(drops) / len(drops) if drops else 0.0
+
+
+def shared_weights_text(result: dict[str, Any]) -> str:
+    """How the plain and residual nets of one depth were initialised in a `degradation` result."""
+    if result["config"].get("shared_weights"):
+        return "plain and residual nets of one depth start from the same weights in every layer they share"
+    return ("plain and residual nets of one depth share the seed but not all initial weights (this file predates"
+            " copying them: the projections shift later random draws)")
+
+
+def degradation_conclusion(result: dict[str, Any]) -> str:
+    """The conclusion of a `degradation` result, computed now from its numbers (not the sentence stored when it ran):
+    whether the deepest plain net ends above the shallowest, whether the deepest residual net does not, and whether
+    the deepest plain net was still learning fast when the schedule ended — then the run cannot say whether the gap
+    would persist at convergence."""
+    depths = sorted({r["depth"] for r in result["runs"]})
+    text = _degradation_conclusion(result["summary"]["groups"], depths, len(result.get("seeds", [])))["conclusion"]
+    deep = f"plain-{max(depths)}"
+    drop = last_epoch_drop(result, deep)
+    epochs = len(result["runs"][0]["curves"]["train_error"])
+    if drop > 2.0:
+        text += (f" But {deep}'s training error was still falling by {drop:.1f} points in the last of {epochs} epochs:"
+                 " this run cannot say whether the gap would persist at convergence (a slower start would look"
+                 " the same).")
+    return text + f" Initial weights: {shared_weights_text(result)}."
 
 
 # --------------------------------------------------------------------------------------------------- shortcuts
@@ -415,6 +504,7 @@ def run_shortcuts(ctx: Context) -> dict[str, Any]:
         data_config[dataset] = {**dcfg, "train_images": n_train, "final_test_images": n_test,
                                 "curve_test_images": loaders.test.num_samples, "source": split.source}  # fmt: skip
         texts.append(f"{split.source.split(' from ')[0]} {n_train:,} training images {dcfg['epochs']} epochs")
+        texts[-1] = _scale_words(texts[-1])
         for seed in ctx.seeds:
             seed_everything(seed)
             residual = ResNet18(use_residual=True)
@@ -801,6 +891,7 @@ def run_experiment(experiment: str, ctx: Context, command: str, git: tuple[str |
     }  # fmt: skip
     result = {"experiment": experiment, "schema": SCHEMA, "provenance": provenance, "config": body["config"],
               "seeds": list(ctx.seeds), "runs": body["runs"], "summary": body["summary"]}  # fmt: skip
+    result = redact_paths(result, {"<data-root>": ctx.data_root, "<out>": out})  # no path of this machine in a file
     path = result_path(experiment, provenance["device_kind"], out)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -904,7 +995,9 @@ def show_reference(result: dict[str, Any], ranges: bool = False) -> None:
     rows, headers = reference_table(result, ranges)
     print(provenance_line(result))
     print(format_table(rows, headers, right=range(1, len(headers)) if result["experiment"] != "gpu-idle" else range(3, 9)))
-    conclusion = shortcuts_reading(result) if result["experiment"] == "shortcuts" else result["summary"].get("conclusion")
+    readings = {"shortcuts": shortcuts_reading, "degradation": degradation_conclusion}
+    reading = readings.get(result["experiment"])
+    conclusion = reading(result) if reading else result["summary"].get("conclusion")
     if conclusion:
         print(conclusion if isinstance(conclusion, str) else json.dumps(conclusion))
 

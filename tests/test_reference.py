@@ -39,7 +39,7 @@ def test_smoke_writes_valid_results(tmp_path, monkeypatch):
         result = json.loads((tmp_path / name).read_text(encoding="utf-8"))
         assert ref.validate(result) == [], name
         assert result["config"]["smoke"] and "SMOKE" in ref.provenance_line(result)
-        assert result["provenance"]["command"] == f"python -m course_utils.reference --smoke --threads 1 --out {tmp_path}"
+        assert result["provenance"]["command"] == "python -m course_utils.reference --smoke --threads 1 --out <out>"
     degradation = ref.load_reference("degradation", "cpu", folder=tmp_path)
     assert "conclusion" in degradation["summary"]
     # a GPU kind without its own file falls back to the CPU result
@@ -53,6 +53,27 @@ def test_smoke_writes_valid_results(tmp_path, monkeypatch):
     assert any("git_commit" in p for p in problems)
     assert any("non-finite" in p for p in problems)
     assert any("fewer than the declared" in p for p in problems)
+    broken = copy.deepcopy(degradation)
+    broken["config"]["data_source"] = "full Fashion-MNIST from /home/ann/data/fashion-mnist"
+    assert any("a path of the producing machine" in p for p in ref.validate(broken))
+
+
+def test_paths_are_redacted():
+    assert ref.redact_paths({"a": ["x --data-root /d/e", "/d/e/raw"]}, {"<data-root>": "/d/e", "<out>": None}) == {
+        "a": ["x --data-root <data-root>", "<data-root>/raw"]}
+
+
+def test_degradation_conclusion_is_computed_and_hedged():
+    """The verdict is recomputed from the numbers when read, and says when the deepest plain net was still learning."""
+    result = ref.load_reference("degradation")
+    text = ref.degradation_conclusion(result)
+    assert "plain-56" in text and "Fig. 1" in text
+    drop = ref.last_epoch_drop(result, "plain-56")
+    assert drop > 2 and f"{drop:.1f} points" in text and "cannot say" in text
+    flat = copy.deepcopy(result)
+    for run in flat["runs"]:
+        run["curves"]["train_error"][-2] = run["curves"]["train_error"][-1]
+    assert "cannot say" not in ref.degradation_conclusion(flat)
 
 
 def test_missing_result_names_the_command(tmp_path):
