@@ -26,6 +26,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -134,19 +135,28 @@ def cmd_test(args: list[str]) -> int:
 
 def cmd_run(args: list[str]) -> int:
     """Execute the notebooks (all, or those named) into build/executed/ — or in place with --inplace."""
-    from course_utils.tools.notebooks import NOTEBOOKS, course_notebooks, execute
+    from course_utils.precision import fit_precision
+    from course_utils.runtime import device_name, get_device, mode_name
+    from course_utils.tools.notebooks import NOTEBOOKS, course_notebooks, execute, previous_timing, record_timing
 
     inplace = "--inplace" in args
     names = [a for a in args if not a.startswith("--")]
     paths = [Path(n).resolve() for n in names] if names else course_notebooks()
     out_dir = ROOT / "build" / "executed"
-    from course_utils.runtime import device_name, mode_name
-
-    print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}")
-    rows, failed, failures = [], 0, []
+    key = f"{mode_name()} mode, {device_name()}, {fit_precision(get_device())}"  # estimates come from like runs
+    previous = {path.stem: previous_timing(path.stem, key) for path in paths}
+    known = [p["seconds"] for p in previous.values() if p]
+    print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}, {fit_precision(get_device())}")
+    if known:
+        print(f"The last run here took {sum(known):.0f} s for {len(known)} of them (a line every few seconds shows progress)")
+    rows, failed, failures, started = [], 0, [], time.perf_counter()
     for path in paths:
-        print(f"  {path.name} ...", flush=True)
-        result = execute(path, out=path if inplace else out_dir / path.name)
+        before = previous[path.stem]
+        print(f"  {path.name} ..." + (f" (last run {before['seconds']:.0f} s)" if before else ""), flush=True)
+        result = execute(path, out=path if inplace else out_dir / path.name, progress=True, previous=before)
+        record_timing(path.stem, key, result)
+        print(f"  {path.name}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s "
+              f"(series so far {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
         failed += not result.ok
         status = "ok" if result.ok else f"FAILED in cell {result.cell}"
         rows.append((path.relative_to(NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
