@@ -137,14 +137,14 @@ def cmd_run(args: list[str]) -> int:
     """Execute the notebooks (all, or those named) into build/executed/ — or in place with --inplace."""
     from course_utils.precision import fit_precision
     from course_utils.runtime import device_name, get_device, mode_name
-    from course_utils.tools.notebooks import NOTEBOOKS, course_notebooks, execute, previous_timing, record_timing
+    from course_utils.tools import notebooks as nbs
 
     inplace = "--inplace" in args
     names = [a for a in args if not a.startswith("--")]
-    paths = [Path(n).resolve() for n in names] if names else course_notebooks()
+    paths = [Path(n).resolve() for n in names] if names else nbs.course_notebooks()
     out_dir = ROOT / "build" / "executed"
     key = f"{mode_name()} mode, {device_name()}, {fit_precision(get_device())}"  # estimates come from like runs
-    previous = {path.stem: previous_timing(path.stem, key) for path in paths}
+    previous = {path.stem: nbs.previous_timing(path.stem, key) for path in paths}
     known = [p["seconds"] for p in previous.values() if p]
     print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}, {fit_precision(get_device())}")
     if known:
@@ -153,13 +153,13 @@ def cmd_run(args: list[str]) -> int:
     for path in paths:
         before = previous[path.stem]
         print(f"  {path.name} ..." + (f" (last run {before['seconds']:.0f} s)" if before else ""), flush=True)
-        result = execute(path, out=path if inplace else out_dir / path.name, progress=True, previous=before)
-        record_timing(path.stem, key, result)
+        result = nbs.execute(path, out=path if inplace else out_dir / path.name, progress=True, previous=before)
+        nbs.record_timing(path.stem, key, result)
         print(f"  {path.name}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s "
               f"(series so far {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
         failed += not result.ok
         status = "ok" if result.ok else f"FAILED in cell {result.cell}"
-        rows.append((path.relative_to(NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
+        rows.append((path.relative_to(nbs.NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
         if not result.ok:
             failures.append(f"{path.name} failed in {result.error}\n" + "\n".join(f"    {line}" for line in result.context))
     from course_utils.tables import format_table
