@@ -6,13 +6,16 @@ Every verb creates `.venv` when it is missing, installs the course into it with 
 An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
-    run      execute every notebook in order, headless, and print a table (notebook, status, seconds, headline)
+    run      execute every notebook in order, headless, with a progress line every few seconds, and print a table
+             (notebook, status, seconds, headline)
     test     ruff + unit tests + nbval over every notebook (what CI runs)
-    lab      open JupyterLab on notebooks/
+    lab      open JupyterLab on your own student copies in work/ (git-ignored, never overwritten);
+             --instructor opens notebooks/ (the tracked instructor version, with solutions) instead
     student  write student copies of the notebooks (solutions and hidden tests removed) to build/student/
     grade    grade a returned student notebook: python course.py grade path/to/returned.ipynb
     slides   build the reveal.js decks into slides/ (add --cdn for CDN-linked decks)
-    bench    training-speed benchmark: classic loop vs course loop (add --out benchmarks/RESULTS.md to record it)
+    bench    training-speed benchmark: classic loop vs course loop, with a chart in build/bench/ (add
+             --out benchmarks/RESULTS.md to record it)
     reference  converged multi-seed reference experiments (see course_utils/reference_results/)
     gpu-check  on a CUDA machine, in <= 10 minutes: every notebook in full mode, the benchmark table and the GPU
              reference experiments into one small folder (--out DIR, --budget SECONDS, --data-root DIR);
@@ -42,7 +45,7 @@ _RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "
 NEEDS: dict[str, tuple[str, ...]] = {
     "run": _RUN,
     "test": (*_RUN, "pytest", "ruff", "nbval", "nbconvert", "nbgrader", "websocket"),
-    "lab": (*_RUN, "jupyterlab"),
+    "lab": (*_RUN, "jupyterlab", "nbconvert", "nbgrader"),
     "student": (*_RUN, "nbconvert", "nbgrader"),
     "grade": (*_RUN, "nbconvert", "nbgrader"),
     "slides": (*_RUN, "nbconvert"),
@@ -173,7 +176,10 @@ def cmd_run(args: list[str]) -> int:
 
 
 def cmd_lab(args: list[str]) -> int:
-    return _run([sys.executable, "-m", "jupyterlab", "--notebook-dir", str(ROOT / "notebooks"), *args])
+    """JupyterLab on the student copies in work/ (default) or on notebooks/ (--instructor); see tools/lab.py."""
+    from course_utils.tools.lab import run_lab
+
+    return run_lab(args)
 
 
 def dispatch(verb: str, args: list[str]) -> int:
