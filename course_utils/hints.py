@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-SESSION_ENV = "JPY_SESSION_NAME"
+from .runtime import current_notebook
+
+SESSION_ENV = "JPY_SESSION_NAME"  # read by runtime.current_notebook
 
 
 def defined_names(source: str) -> set[str]:
@@ -82,14 +83,6 @@ def hint(name: str, notebook: Path | None) -> str:
             f"{run_above} (a restarted kernel has forgotten everything).")  # fmt: skip
 
 
-def _notebook() -> Path | None:
-    session = os.environ.get(SESSION_ENV, "")
-    if not session.endswith(".ipynb"):
-        return None
-    path = Path(session)
-    return path if path.is_absolute() else Path.cwd() / path.name
-
-
 def load_ipython_extension(ipython: Any) -> None:
     """IPython's extension hook: show `hint` under every NameError (the error itself is shown and reported as usual)."""
 
@@ -97,6 +90,6 @@ def load_ipython_extension(ipython: Any) -> None:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
         name = getattr(value, "name", None)
         if name:
-            print(hint(name, _notebook()), file=sys.stderr, flush=True)
+            print(hint(name, current_notebook()), file=sys.stderr, flush=True)
 
     ipython.set_custom_exc((NameError,), handler)

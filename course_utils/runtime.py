@@ -2,13 +2,16 @@
 
 Quick mode (`COURSE_QUICK=1`) uses the bundled mini datasets and few steps so that every notebook runs in well under a
 minute on a 2-core laptop; full mode (`COURSE_QUICK=0`) uses the full datasets. Unset, the mode follows the device:
-quick on a CPU, full on CUDA or Apple's MPS.
+quick on a CPU, full on CUDA; on Apple's MPS full only when the whole series is estimated to fit a lecture slot
+(`cost.LECTURE_SLOT_S`, 45 minutes), else quick — decided once per Python session and printed with the reason.
 
-This module imports nothing from the rest of the package: every other module may import it.
+This module imports nothing from the rest of the package at import time (every other module may import it); only the
+MPS rule imports `cost` when it is first needed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import random
@@ -44,7 +47,8 @@ def set_quick(value: bool | None) -> None:
 
 
 def is_quick(device: torch.device | str | None = None) -> bool:
-    """Resolve the mode: `set_quick` override, else `COURSE_QUICK` (1/0), else quick exactly when the device is a CPU."""
+    """Resolve the mode: `set_quick` override, else `COURSE_QUICK` (1/0), else by device: quick on a CPU, full on
+    CUDA, and on MPS full only when the series fits a lecture slot (`_mps_default_quick`)."""
     if _quick_override is not None:
         return _quick_override
     raw = os.environ.get(QUICK_ENV, "").strip().lower()
@@ -58,7 +62,49 @@ def is_quick(device: torch.device | str | None = None) -> bool:
             "or leave it unset (quick on a CPU, full on a GPU)."
         )
     dev = torch.device(device) if device is not None else get_device()
+    if dev.type == "mps":
+        return _mps_default_quick()
     return dev.type == "cpu"
+
+
+@functools.lru_cache(maxsize=1)
+def _mps_default_quick() -> bool:
+    """The unset mode on Apple's MPS: quick when full mode of the whole series would not fit a lecture slot.
+
+    Measured once per Python session (a short step, `cost.estimate`), so the mode cannot change halfway through."""
+    from .cost import LECTURE_SLOT_S, duration, estimate  # here, not at the top: cost imports this module
+
+    series = estimate(None, torch.device("mps"))
+    quick = series.seconds > LECTURE_SLOT_S
+    if quick:
+        print(f"Apple GPU (MPS), {QUICK_ENV} unset: quick mode, since full mode of {series.what} would take at least "
+              f"{duration(series.seconds)} here (more than a {LECTURE_SLOT_S // 60}-minute lecture slot). "
+              f"{QUICK_ENV}=0 forces full mode.", flush=True)  # fmt: skip
+    return quick
+
+
+def mode_reason(device: torch.device | str | None = None) -> str:
+    """Why the mode is what it is, in words (for the run-info cell)."""
+    if _quick_override is not None:
+        return "set_quick()"
+    raw = os.environ.get(QUICK_ENV, "").strip()
+    if raw:
+        return f"{QUICK_ENV}={raw}"
+    dev = torch.device(device) if device is not None else get_device()
+    if dev.type == "mps":
+        fits = not _mps_default_quick()
+        return (f"{QUICK_ENV} unset; on MPS full mode only when the series fits a 45-minute slot: it "
+                + ("does" if fits else f"does not, {QUICK_ENV}=0 forces full mode"))  # fmt: skip
+    return f"{QUICK_ENV} unset: quick on a CPU, full on a GPU"
+
+
+def current_notebook() -> Path | None:
+    """The notebook this kernel runs, when Jupyter Server or `course.py run` said so (`JPY_SESSION_NAME`), else None."""
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if not session.endswith(".ipynb"):
+        return None
+    path = Path(session)
+    return path if path.is_absolute() else Path.cwd() / path.name
 
 
 def mode_name(device: torch.device | str | None = None) -> str:
