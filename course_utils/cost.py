@@ -8,23 +8,21 @@ a second, in the precision and memory layout `fit` uses). It is a lower bound: s
 partly, and data handling, evaluation and plotting come on top, so a real run takes longer — on a GPU up to a few
 times longer for the small networks of notebooks 01–04.
 
-It also holds the rule for Apple GPUs (`runtime.is_quick`): with the mode unset, MPS runs full mode only when the
-whole series is estimated to fit a lecture slot (`LECTURE_SLOT_S`).
+The rule for Apple GPUs lives in `runtime.is_quick` (with the mode unset, MPS runs full mode only when the whole series,
+`runtime.FULL_SERIES_TFLOP` = the sum of these plans, is estimated to fit `LECTURE_SLOT_S`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from .precision import autocast, default_amp
-from .runtime import get_device, sync
+from .precision import default_amp
+from .runtime import LECTURE_SLOT_S, get_device, step_rate
 
-LECTURE_SLOT_S = 45 * 60  # a lecture slot: full mode on an Apple GPU must fit it to be the default there
+__all__ = ["LECTURE_SLOT_S", "PLANS", "Estimate", "Job", "duration", "estimate", "measured_rate", "plan_gflop"]
 MNIST_TRAIN, MNIST_TEST = 60_000, 10_000  # the full datasets (Fashion-MNIST has the same sizes)
 
 
@@ -89,55 +87,11 @@ def notebook_key(name: str) -> str | None:
     return stem[:2] if stem[:2] in PLANS else None
 
 
-class _Block(nn.Module):
-    """The timed step's network: three 3x3 convolutions (the bulk of the course's FLOPs), pooling and a linear head."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.convs = nn.ModuleList([nn.Conv2d(16, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1), nn.Conv2d(64, 64, 3, padding=1)])
-        self.head = nn.Linear(64, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for conv in self.convs:
-            x = F.relu(conv(x))
-        return self.head(x.mean((2, 3)))
-
-
-def _block_train_flops(batch: int, side: int) -> float:
-    """FLOPs of one training step of `_Block` (forward + backward, the first layer without its input gradient)."""
-    forward = [2 * 9 * cin * 64 * side * side for cin in (16, 64, 64)]
-    return batch * (3 * sum(forward) - forward[0])
-
-
 def measured_rate(device: torch.device | str | None = None, budget_s: float = 0.2) -> float:
-    """FLOP/s a short training step of a conv block reaches on `device`, in `fit`'s precision and layout.
-
-    One warm-up step, then steps until `budget_s` seconds have passed (at least 2, at most 20): well under a second."""
+    """FLOP/s a short training step of a conv block reaches on `device` in `fit`'s precision (`runtime.step_rate`)."""
     dev = torch.device(device) if device is not None else get_device()
-    batch, side = (16, 16) if dev.type == "cpu" else (256, 16)
-    torch.manual_seed(0)
-    model = _Block().to(dev)
-    x, y = torch.randn(batch, 16, side, side, device=dev), torch.randint(0, 10, (batch,), device=dev)
-    if dev.type in ("cpu", "cuda"):
-        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
-    amp = default_amp(dev, model)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-
-    def step() -> None:
-        with autocast(dev, amp):
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    step()
-    sync(dev)
-    steps, start = 0, time.perf_counter()
-    while steps < 2 or (time.perf_counter() - start < budget_s and steps < 20):
-        step()
-        sync(dev)
-        steps += 1
-    return steps * _block_train_flops(batch, side) / (time.perf_counter() - start)
+    probe = nn.Conv2d(1, 1, 1)  # a model without grouped convolutions: default_amp's plain answer for `dev`
+    return step_rate(dev, amp=default_amp(dev, probe), budget_s=budget_s)
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,9 @@
 Quick mode (`COURSE_QUICK=1`) uses the bundled mini datasets and few steps so that every notebook runs in well under a
 minute on a 2-core laptop; full mode (`COURSE_QUICK=0`) uses the full datasets. Unset, the mode follows the device:
 quick on a CPU, full on CUDA; on Apple's MPS full only when the whole series is estimated to fit a lecture slot
-(`cost.LECTURE_SLOT_S`, 45 minutes), else quick — decided once per Python session and printed with the reason.
+(`LECTURE_SLOT_S`, 45 minutes; from a short measured step), else quick — decided once per Python session and printed with the reason.
 
-This module imports nothing from the rest of the package at import time (every other module may import it); only the
-MPS rule imports `cost` when it is first needed.
+This module imports nothing from the rest of the package: every other module may import it.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ import functools
 import os
 import platform
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -67,18 +67,74 @@ def is_quick(device: torch.device | str | None = None) -> bool:
     return dev.type == "cpu"
 
 
+LECTURE_SLOT_S = 45 * 60  # a lecture slot: full mode on an Apple GPU must fit it to be the default there
+# Forward + backward FLOPs of the whole series' full-mode training, in TFLOP: `cost.PLANS` declares them per notebook
+# and job, and a test checks that this total agrees (this module imports nothing of the package, so it is repeated).
+FULL_SERIES_TFLOP = 8751.0
+
+
+class _StepBlock(torch.nn.Module):
+    """The timed step's network: three 3x3 convolutions (the bulk of the course's FLOPs), pooling and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        widths = ((16, 64), (64, 64), (64, 64))
+        self.convs = torch.nn.ModuleList([torch.nn.Conv2d(cin, cout, 3, padding=1) for cin, cout in widths])
+        self.head = torch.nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            x = torch.relu(conv(x))
+        return self.head(x.mean((2, 3)))
+
+
+def step_flops(batch: int, side: int) -> float:
+    """FLOPs of one training step of the timed block (forward + backward, the first layer without its input gradient)."""
+    forward = [2 * 9 * cin * 64 * side * side for cin in (16, 64, 64)]
+    return batch * (3 * sum(forward) - forward[0])
+
+
+def step_rate(device: torch.device | str, amp: bool = False, budget_s: float = 0.2) -> float:
+    """FLOP/s that a short training step of a conv block reaches on `device` (bf16 autocast when `amp`; channels_last
+    on CPU and CUDA, as `fit` does): one warm-up step, then steps for `budget_s` seconds (2 to 20 steps)."""
+    dev = torch.device(device)
+    batch, side = (16, 16) if dev.type == "cpu" else (256, 16)
+    generator = torch.Generator().manual_seed(0)
+    model = _StepBlock().to(dev)
+    x = torch.randn(batch, 16, side, side, generator=generator).to(dev)
+    y = torch.randint(0, 10, (batch,), generator=generator).to(dev)
+    if dev.type in ("cpu", "cuda"):
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    sync(dev)
+    steps, start = 0, time.perf_counter()
+    while steps < 2 or (time.perf_counter() - start < budget_s and steps < 20):
+        step()
+        sync(dev)
+        steps += 1
+    return steps * step_flops(batch, side) / (time.perf_counter() - start)
+
+
 @functools.lru_cache(maxsize=1)
 def _mps_default_quick() -> bool:
     """The unset mode on Apple's MPS: quick when full mode of the whole series would not fit a lecture slot.
 
-    Measured once per Python session (a short step, `cost.estimate`), so the mode cannot change halfway through."""
-    from .cost import LECTURE_SLOT_S, duration, estimate  # here, not at the top: cost imports this module
-
-    series = estimate(None, torch.device("mps"))
-    quick = series.seconds > LECTURE_SLOT_S
+    Measured once per Python session (a short float32 step, as `fit` trains on MPS), so the mode cannot change
+    halfway through a notebook."""
+    seconds = FULL_SERIES_TFLOP * 1e12 / step_rate(torch.device("mps"))
+    quick = seconds > LECTURE_SLOT_S
     if quick:
-        print(f"Apple GPU (MPS), {QUICK_ENV} unset: quick mode, since full mode of {series.what} would take at least "
-              f"{duration(series.seconds)} here (more than a {LECTURE_SLOT_S // 60}-minute lecture slot). "
+        print(f"Apple GPU (MPS), {QUICK_ENV} unset: quick mode, since full mode of the seven notebooks would take at "
+              f"least {seconds / 60:.0f} min here (more than a {LECTURE_SLOT_S // 60}-minute lecture slot). "
               f"{QUICK_ENV}=0 forces full mode.", flush=True)  # fmt: skip
     return quick
 

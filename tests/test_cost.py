@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from course_utils import cost
+from course_utils import cost, runtime
 from course_utils.measure import count_flops
 from course_utils.models import REGISTRY, CifarResNet
 from course_utils.tools.notebooks import course_notebooks
@@ -32,6 +32,12 @@ def test_declared_flops_match_the_counted_ones():
     declared = {job.model: job.gflop_per_image for jobs in cost.PLANS.values() for job in jobs if job.model}
     for key, gflop in declared.items():
         assert _counted_gflop(key) == pytest.approx(gflop, rel=0.02), key
+
+
+def test_runtime_knows_the_series_total_and_the_step_flops():
+    assert runtime.FULL_SERIES_TFLOP == pytest.approx(cost.plan_gflop() / 1e3, abs=1.0)  # runtime repeats the sum
+    counted = count_flops(runtime._StepBlock(), (16, 16, 16), batch_size=2, backward=True) / 2
+    assert counted == pytest.approx(runtime.step_flops(1, 16), rel=0.01)
 
 
 def test_every_notebook_has_a_plan_whose_epochs_are_the_notebooks():

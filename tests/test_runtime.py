@@ -31,7 +31,8 @@ def test_unset_on_mps_is_full_only_when_the_series_fits_a_lecture(monkeypatch, c
 
     monkeypatch.delenv("COURSE_QUICK", raising=False)
     rate = 1e12
-    monkeypatch.setattr(cost, "measured_rate", lambda device=None, budget_s=0.2: cost.plan_gflop() * 1e9 / (hours * 3600))
+    measured = runtime.FULL_SERIES_TFLOP * 1e12 / (hours * 3600)  # what the short step on MPS would measure
+    monkeypatch.setattr(runtime, "step_rate", lambda device, amp=False, budget_s=0.2: measured)
     runtime._mps_default_quick.cache_clear()
     try:
         assert runtime.is_quick("mps") is quick

@@ -347,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def first_rows_images(rows: Sequence[Row]) -> int:
+    """Training images per epoch of the benchmark (the same for every row)."""
     return rows[0].train_images if rows else 0
 
 
