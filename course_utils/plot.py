@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .history import History
@@ -245,7 +246,7 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
 
     `results[model]` holds `speedup`, `classic_tta` and `course_tta` (seconds or None)."""
     names = list(results)
-    fig, (ax_speed, ax_tta) = plt.subplots(1, 2, figsize=(12, 0.9 + 0.45 * max(3, len(names))))
+    fig, (ax_speed, ax_tta) = plt.subplots(1, 2, figsize=(12, 1.8 + 0.45 * max(3, len(names))))
     y = list(range(len(names)))
     speedups = [float(results[n]["speedup"] or 0.0) for n in names]
     ax_speed.barh(y, speedups, color="C0")
@@ -256,7 +257,7 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
     ax_speed.set_xlim(0, max(speedups + [1.0]) * 1.25)
     height = 0.38
     longest = max([float(results[n][k] or 0.0) for n in names for k in ("classic_tta", "course_tta")] + [1.0])
-    for offset, key, label, color in ((-height / 2, "classic_tta", "classic loop", "C1"), (height / 2, "course_tta", "course loop", "C0")):
+    for offset, key, color in ((-height / 2, "classic_tta", "C1"), (height / 2, "course_tta", "C0")):
         for yi, name in zip(y, names):
             value = results[name][key]
             if value is None:
@@ -264,15 +265,14 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
             else:
                 ax_tta.barh(yi + offset, value, height=height, color=color)
                 ax_tta.text(value, yi + offset, f" {value:.1f} s", va="center", fontsize=7)
-        ax_tta.barh([], [], color=color, label=label)
     ax_tta.set_xlim(0, longest * 1.3)
     ax_tta.set_xlabel(f"training seconds to {100 * threshold:g} % test accuracy")
-    ax_tta.legend(fontsize=8, loc="lower right")
+    handles = [Patch(color="C1", label="classic loop"), Patch(color="C0", label="course loop")]
+    ax_tta.legend(handles=handles, fontsize=8, loc="lower right")
     for ax in (ax_speed, ax_tta):
         ax.set_yticks(y, names)
-        ax.invert_yaxis()
+        ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, room for both bars of the last one
         ax.grid(axis="x", alpha=0.3)
-    if subtitle:
-        _subtitle(fig, subtitle)
+    _subtitle(fig, subtitle)
     fig.tight_layout()
     return fig
