@@ -7,7 +7,7 @@ An environment you activated yourself (conda, a venv of your own) that already h
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
     run      execute every notebook in order, headless, with a progress line every few seconds, and print a table
-             (notebook, status, seconds, headline)
+             (notebook, status, seconds, the kernel's CPU seconds, headline) and the load average
     test     ruff + unit tests + nbval over every notebook (what CI runs)
     lab      open JupyterLab on your own student copies in work/ (git-ignored, never overwritten);
              --instructor opens notebooks/ (the tracked instructor version, with solutions) instead
@@ -162,13 +162,18 @@ def cmd_run(args: list[str]) -> int:
               f"(series so far {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
         failed += not result.ok
         status = "ok" if result.ok else f"FAILED in cell {result.cell}"
-        rows.append((path.relative_to(nbs.NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
+        cpu = "" if result.cpu_seconds is None else f"{result.cpu_seconds:.1f}"
+        rows.append((path.relative_to(nbs.NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", cpu, result.headline))
         if not result.ok:
             failures.append(f"{path.name} failed in {result.error}\n" + "\n".join(f"    {line}" for line in result.context))
     from course_utils.tables import format_table
 
     print()
-    print(format_table(rows, ["notebook", "status", "seconds", "headline"]))
+    print(format_table(rows, ["notebook", "status", "seconds", "CPU s", "headline"]))
+    if os.name == "posix":
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"Load average now (1/5/15 min): {load} on {os.cpu_count()} cores — above the core count, other processes "
+              "shared the CPU and the seconds are inflated")  # fmt: skip
     for failure in failures:
         print(f"\n{failure}")
     print(f"\nExecuted copies: {'in place' if inplace else out_dir}")

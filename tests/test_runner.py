@@ -34,6 +34,7 @@ def test_progress_lines_come_at_least_every_ten_seconds(tmp_path):
     assert waiting and "no earlier run" in waiting[0]
     assert set(result.cell_seconds) == {c.id for c in nbformat.read(path, 4).cells if c.cell_type == "code"}
     assert result.cell_seconds[nbformat.read(path, 4).cells[3].id] >= 12
+    assert result.cpu_seconds is None or result.cpu_seconds > 0  # the kernel's own CPU time (POSIX)
 
 
 def test_estimates_come_from_the_last_run(tmp_path):

@@ -112,6 +112,7 @@ class RunResult:
     context: list[str] = field(default_factory=list)  # a few traceback lines around the failing line
     cell: int | None = None  # the failing cell's number (from 1, as `error` gives it)
     cell_seconds: dict[str, float] = field(default_factory=dict)  # seconds per executed cell, by cell id
+    cpu_seconds: float | None = None  # the kernel's CPU seconds, all threads (POSIX; None where unknown)
 
 
 def cell_label(nb: nbformat.NotebookNode, index: int, width: int = 48) -> str:
@@ -281,7 +282,7 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900, env: dict[s
     os.environ.update(env or {})
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     os.environ["JPY_SESSION_NAME"] = str(path.resolve())  # as jupyter_server does: the hint reads the notebook
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
     error, context, current = "", [], {"index": None}
     meter = Progress(nb, path.stem, previous, every, write)
 
@@ -313,7 +314,19 @@ def execute(path: Path, out: Path | None = None, timeout: int = 900, env: dict[s
         out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out)
     failing = current["index"] + 1 if error and current["index"] is not None else None
-    return RunResult(path, not error, seconds, "" if error else headline(nb), error, context, failing, meter.seconds)
+    cpu_end = _children_cpu()  # the kernel has exited and been waited for: its CPU time is counted now
+    cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None
+    return RunResult(path, not error, seconds, "" if error else headline(nb), error, context, failing, meter.seconds, cpu)
+
+
+def _children_cpu() -> float | None:
+    """CPU seconds (user + system) of this process's finished children, or None where the OS does not tell."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
