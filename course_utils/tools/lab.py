@@ -113,8 +113,17 @@ def run_lab(args: list[str]) -> int:
         print("Instructor view: notebooks/ (tracked, with every solution; what you save there is a change to the "
               "repository). Students: `python3 course.py lab`.", flush=True)  # fmt: skip
     else:
+        from .homework import HomeworkError, MissingExtra
+
         folder = STUDENT_DIR
-        written, kept = prepare_student_dir(folder)
+        try:
+            written, kept = prepare_student_dir(folder)
+        except MissingExtra as exc:
+            print(f"{exc}\n(`course.py lab --instructor` opens the instructor notebooks without it.)", file=sys.stderr)
+            return 2
+        except HomeworkError as exc:
+            print(f"Could not write the student copies: {exc}", file=sys.stderr)
+            return 1
         rel = folder.relative_to(ROOT)
         if written:
             print(f"Student copies written to {rel}/: {', '.join(p.name for p in written)}", flush=True)
