@@ -171,9 +171,10 @@ def cmd_run(args: list[str]) -> int:
     print()
     print(format_table(rows, ["notebook", "status", "seconds", "CPU s", "headline"]))
     if os.name == "posix":
-        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
-        print(f"Load average now (1/5/15 min): {load} on {os.cpu_count()} cores — above the core count, other processes "
-              "shared the CPU and the seconds are inflated")  # fmt: skip
+        loads, cores = os.getloadavg(), os.cpu_count() or 1
+        busy = max(loads) > cores  # more runnable processes than cores: the wall-clock seconds are inflated
+        print(f"Load average now (1/5/15 min): {' / '.join(f'{x:.1f}' for x in loads)} on {cores} cores"
+              + (" — other processes shared the CPU: the seconds are inflated, the kernels' CPU seconds less so" if busy else ""))  # fmt: skip
     for failure in failures:
         print(f"\n{failure}")
     print(f"\nExecuted copies: {'in place' if inplace else out_dir}")
