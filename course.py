@@ -6,13 +6,16 @@ Every verb creates `.venv` when it is missing, installs the course into it with 
 An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
-    run      execute every notebook in order, headless, and print a table (notebook, status, seconds, headline)
+    run      execute every notebook in order, headless, with a progress line every few seconds, and print a table
+             (notebook, status, seconds, the kernel's CPU seconds, headline) and the load average
     test     ruff + unit tests + nbval over every notebook (what CI runs)
-    lab      open JupyterLab on notebooks/
+    lab      open JupyterLab on your own student copies in work/ (git-ignored, never overwritten);
+             --instructor opens notebooks/ (the tracked instructor version, with solutions) instead
     student  write student copies of the notebooks (solutions and hidden tests removed) to build/student/
     grade    grade a returned student notebook: python course.py grade path/to/returned.ipynb
     slides   build the reveal.js decks into slides/ (add --cdn for CDN-linked decks)
-    bench    training-speed benchmark: classic loop vs course loop (add --out benchmarks/RESULTS.md to record it)
+    bench    training-speed benchmark: classic loop vs course loop, with a chart in build/bench/ (add
+             --out benchmarks/RESULTS.md to record it)
     reference  converged multi-seed reference experiments (see course_utils/reference_results/)
     gpu-check  on a CUDA machine, in <= 10 minutes: every notebook in full mode, the benchmark table and the GPU
              reference experiments into one small folder (--out DIR, --budget SECONDS, --data-root DIR);
@@ -26,6 +29,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -41,7 +45,7 @@ _RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "
 NEEDS: dict[str, tuple[str, ...]] = {
     "run": _RUN,
     "test": (*_RUN, "pytest", "ruff", "nbval", "nbconvert", "nbgrader", "websocket"),
-    "lab": (*_RUN, "jupyterlab"),
+    "lab": (*_RUN, "jupyterlab", "nbconvert", "nbgrader"),
     "student": (*_RUN, "nbconvert", "nbgrader"),
     "grade": (*_RUN, "nbconvert", "nbgrader"),
     "slides": (*_RUN, "nbconvert"),
@@ -134,28 +138,43 @@ def cmd_test(args: list[str]) -> int:
 
 def cmd_run(args: list[str]) -> int:
     """Execute the notebooks (all, or those named) into build/executed/ — or in place with --inplace."""
-    from course_utils.tools.notebooks import NOTEBOOKS, course_notebooks, execute
+    from course_utils.precision import fit_precision
+    from course_utils.runtime import device_name, get_device, mode_name
+    from course_utils.tools import notebooks as nbs
 
     inplace = "--inplace" in args
     names = [a for a in args if not a.startswith("--")]
-    paths = [Path(n).resolve() for n in names] if names else course_notebooks()
+    paths = [Path(n).resolve() for n in names] if names else nbs.course_notebooks()
     out_dir = ROOT / "build" / "executed"
-    from course_utils.runtime import device_name, mode_name
-
-    print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}")
-    rows, failed, failures = [], 0, []
+    key = f"{mode_name()} mode, {device_name()}, {fit_precision(get_device())}"  # estimates come from like runs
+    previous = {path.stem: nbs.previous_timing(path.stem, key) for path in paths}
+    known = [p["seconds"] for p in previous.values() if p]
+    print(f"Running {len(paths)} notebook(s) in {mode_name()} mode on {device_name()}, {fit_precision(get_device())}")
+    if known:
+        print(f"The last run here took {sum(known):.0f} s for {len(known)} of them (a line every few seconds shows progress)")
+    rows, failed, failures, started = [], 0, [], time.perf_counter()
     for path in paths:
-        print(f"  {path.name} ...", flush=True)
-        result = execute(path, out=path if inplace else out_dir / path.name)
+        before = previous[path.stem]
+        print(f"  {path.name} ..." + (f" (last run {before['seconds']:.0f} s)" if before else ""), flush=True)
+        result = nbs.execute(path, out=path if inplace else out_dir / path.name, progress=True, previous=before)
+        nbs.record_timing(path.stem, key, result)
+        print(f"  {path.name}: {'ok' if result.ok else 'FAILED'} in {result.seconds:.1f} s "
+              f"(series so far {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
         failed += not result.ok
         status = "ok" if result.ok else f"FAILED in cell {result.cell}"
-        rows.append((path.relative_to(NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", result.headline))
+        cpu = "" if result.cpu_seconds is None else f"{result.cpu_seconds:.1f}"
+        rows.append((path.relative_to(nbs.NOTEBOOKS.parent).as_posix(), status, f"{result.seconds:.1f}", cpu, result.headline))
         if not result.ok:
             failures.append(f"{path.name} failed in {result.error}\n" + "\n".join(f"    {line}" for line in result.context))
     from course_utils.tables import format_table
 
     print()
-    print(format_table(rows, ["notebook", "status", "seconds", "headline"]))
+    print(format_table(rows, ["notebook", "status", "seconds", "CPU s", "headline"]))
+    if os.name == "posix":
+        loads, cores = os.getloadavg(), os.cpu_count() or 1
+        busy = max(loads) > cores  # more runnable processes than cores: the wall-clock seconds are inflated
+        print(f"Load average now (1/5/15 min): {' / '.join(f'{x:.1f}' for x in loads)} on {cores} cores"
+              + (" — other processes shared the CPU: the seconds are inflated, the kernels' CPU seconds less so" if busy else ""))  # fmt: skip
     for failure in failures:
         print(f"\n{failure}")
     print(f"\nExecuted copies: {'in place' if inplace else out_dir}")
@@ -163,7 +182,10 @@ def cmd_run(args: list[str]) -> int:
 
 
 def cmd_lab(args: list[str]) -> int:
-    return _run([sys.executable, "-m", "jupyterlab", "--notebook-dir", str(ROOT / "notebooks"), *args])
+    """JupyterLab on the student copies in work/ (default) or on notebooks/ (--instructor); see tools/lab.py."""
+    from course_utils.tools.lab import run_lab
+
+    return run_lab(args)
 
 
 def dispatch(verb: str, args: list[str]) -> int:

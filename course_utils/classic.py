@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -65,12 +66,13 @@ def classic_fit(
     device: torch.device | str | None = None,
     lr: float = CLASSIC_LR,
     momentum: float = CLASSIC_MOMENTUM,
+    on_epoch: Callable[[History], None] | None = None,
 ) -> History:
     """The classic loop for `epochs` epochs: fp32, `SGD(lr=0.01, momentum=0.5)`, evaluation after each epoch.
 
     Returns a `History` like `fit`'s: `seconds` are training seconds per epoch (evaluation excluded, as in `fit`);
     the evaluation seconds are in `history.settings["eval_seconds"]`, the process CPU seconds of each training epoch
-    in `history.settings["cpu_seconds"]`."""
+    in `history.settings["cpu_seconds"]`. `on_epoch`, as in `fit`, is called after each epoch with the history so far."""
     dev = torch.device(device) if device is not None else get_device()
     model.to(dev)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
@@ -96,6 +98,8 @@ def classic_fit(
         history.test_loss.append(test_loss)
         history.test_acc.append(test_acc)
         history.lr.append(lr)
+        if on_epoch is not None:
+            on_epoch(history)
     return history
 
 

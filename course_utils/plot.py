@@ -10,6 +10,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .history import History
@@ -236,4 +237,42 @@ def plot_reference_gpu_idle(result: Mapping, subtitle: str = "") -> Figure:
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3, axis="x")
     _subtitle(fig, subtitle)
+    return fig
+
+
+def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], threshold: float, subtitle: str = "") -> Figure:
+    """The benchmark's chart: per model the course loop's speed-up over the classic loop (steady s/epoch), and the
+    training seconds each loop needed to reach `threshold` test accuracy (a missing bar: not reached).
+
+    `results[model]` holds `speedup`, `classic_tta` and `course_tta` (seconds or None)."""
+    names = list(results)
+    fig, (ax_speed, ax_tta) = plt.subplots(1, 2, figsize=(12, 1.8 + 0.45 * max(3, len(names))))
+    y = list(range(len(names)))
+    speedups = [float(results[n]["speedup"] or 0.0) for n in names]
+    ax_speed.barh(y, speedups, color="C0")
+    ax_speed.axvline(1.0, color="0.3", lw=1, ls="--")
+    for yi, value in zip(y, speedups):
+        ax_speed.text(value, yi, f" {value:.2f}×", va="center", fontsize=8)
+    ax_speed.set_xlabel("speed-up per epoch (classic s/epoch ÷ course s/epoch)")
+    ax_speed.set_xlim(0, max(speedups + [1.0]) * 1.25)
+    height = 0.38
+    longest = max([float(results[n][k] or 0.0) for n in names for k in ("classic_tta", "course_tta")] + [1.0])
+    for offset, key, color in ((-height / 2, "classic_tta", "C1"), (height / 2, "course_tta", "C0")):
+        for yi, name in zip(y, names):
+            value = results[name][key]
+            if value is None:
+                ax_tta.text(0, yi + offset, " not reached", va="center", fontsize=7, color=color)
+            else:
+                ax_tta.barh(yi + offset, value, height=height, color=color)
+                ax_tta.text(value, yi + offset, f" {value:.1f} s", va="center", fontsize=7)
+    ax_tta.set_xlim(0, longest * 1.3)
+    ax_tta.set_xlabel(f"training seconds to {100 * threshold:g} % test accuracy")
+    handles = [Patch(color="C1", label="classic loop"), Patch(color="C0", label="course loop")]
+    ax_tta.legend(handles=handles, fontsize=8, loc="lower right")
+    for ax in (ax_speed, ax_tta):
+        ax.set_yticks(y, names)
+        ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, room for both bars of the last one
+        ax.grid(axis="x", alpha=0.3)
+    _subtitle(fig, subtitle)
+    fig.tight_layout()
     return fig

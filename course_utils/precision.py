@@ -1,9 +1,36 @@
-"""Which number format training uses: bf16 autocast where the device computes bf16 natively, float32 elsewhere."""
+"""Which number format training uses: bf16 autocast where the device computes bf16 natively, float32 elsewhere.
+
+`COURSE_BF16` overrides the hardware rule: `COURSE_BF16=0` keeps training in float32 everywhere (e.g. to see how the
+notebooks run on a CPU without native bf16), `COURSE_BF16=1` turns bf16 autocast on everywhere (emulated, so slower,
+where the device lacks native bf16); unset, the hardware rule applies. It is read here only (`bf16_setting`), at
+call time.
+"""
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torch.nn as nn
+
+BF16_ENV = "COURSE_BF16"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def bf16_setting() -> bool | None:
+    """`COURSE_BF16` as read now: `True` (force bf16 autocast on), `False` (force float32), `None` (unset: hardware rule)."""
+    raw = os.environ.get(BF16_ENV, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw:
+        raise ValueError(
+            f"{BF16_ENV}={raw!r} is not understood: use {BF16_ENV}=0 to train in float32, {BF16_ENV}=1 to force bf16 "
+            "autocast, or leave it unset (bf16 exactly where the device computes it natively)."
+        )
+    return None
 
 
 def native_bf16(device: torch.device | str) -> bool:
@@ -20,11 +47,15 @@ def native_bf16(device: torch.device | str) -> bool:
 
 
 def default_amp(device: torch.device | str, model: nn.Module | None = None) -> bool:
-    """`fit`'s default for bf16 autocast: on where the device computes bf16 natively (`native_bf16`).
+    """`fit`'s default for bf16 autocast: on where the device computes bf16 natively (`native_bf16`), unless
+    `COURSE_BF16` says otherwise (`bf16_setting`).
 
     On a CPU it stays off for a model with grouped or depthwise convolutions (MobileNet): oneDNN runs those about
     2x slower in bf16 than in float32 (measured on a 2-core AMD EPYC with AVX-512 BF16)."""
     dev = torch.device(device)
+    forced = bf16_setting()
+    if forced is not None:
+        return forced
     if not native_bf16(dev):
         return False
     if dev.type == "cpu" and model is not None:
@@ -35,6 +66,11 @@ def default_amp(device: torch.device | str, model: nn.Module | None = None) -> b
 def fit_precision(device: torch.device | str) -> str:
     """In words, what `fit` computes in by default on `device` (for run-info cells and tables)."""
     dev = torch.device(device)
+    forced = bf16_setting()
+    if forced is False:
+        return f"float32 ({BF16_ENV}=0)"
+    if forced is True:
+        return f"bf16 autocast ({BF16_ENV}=1" + ("" if native_bf16(dev) else "; emulated: no native bf16") + ")"
     if not native_bf16(dev):
         return "float32 (no native bf16)"
     return "bf16 autocast (native bf16" + ("; float32 for depthwise convs)" if dev.type == "cpu" else ")")

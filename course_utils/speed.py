@@ -155,7 +155,7 @@ def compare_loops(
     model = copy.deepcopy(initial)
     warm = classic_warmup(model, train_dl, dev, warmup_steps)
     seed_everything(0)  # same shuffling as without the warm-up
-    hist = classic_fit(model, train_dl, test_dl, epochs, dev)
+    hist = classic_fit(model, train_dl, test_dl, epochs, dev, on_epoch=_epoch_line(say, entry.title, "classic", epochs))
     classic = Row(key, entry.title, "classic", CLASSIC_BATCH, epochs, len(train_dl.dataset), warm, hist.seconds,
                   hist.settings["cpu_seconds"], sum(hist.settings["eval_seconds"]) / epochs, hist.test_acc[-1],
                   hist.time_to_accuracy(threshold), flops, peak, lr=hist.settings["lr"], history=hist)  # fmt: skip
@@ -171,7 +171,8 @@ def compare_loops(
     sync(dev)
     start = time.perf_counter()
     train = CpuTimed(loaders.train)
-    hist = fit(model, train, loaders.test, **{**options, "epochs": epochs, "device": dev, "progress": False})  # type: ignore[arg-type]
+    hist = fit(model, train, loaders.test, **{**options, "epochs": epochs, "device": dev, "progress": False,  # type: ignore[arg-type]
+                                              "on_epoch": _epoch_line(say, entry.title, "course", epochs)})  # fmt: skip
     sync(dev)
     wall = time.perf_counter() - start
     course = Row(key, entry.title, "course", loaders.train.batch_size, epochs, loaders.train.num_samples, warm,
@@ -184,6 +185,16 @@ def compare_loops(
     del model, loaders
     _free(dev)
     return classic, course
+
+
+def _epoch_line(say: Callable[[str], None], title: str, loop: str, epochs: int) -> Callable[[History], None]:
+    """A progress line after each epoch: epoch i/n, its training seconds and the test accuracy so far."""
+
+    def line(history: History) -> None:
+        acc = f", test acc {history.test_acc[-1]:.4f}" if history.test_acc else ""
+        say(f"    {title} {loop}: epoch {history.epochs}/{epochs}, {history.seconds[-1]:.1f} s/epoch{acc}")
+
+    return line
 
 
 def _free(device: torch.device) -> None:

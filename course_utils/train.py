@@ -14,7 +14,7 @@ import contextlib
 import copy
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class FitConfig:
     device: torch.device | str | None = None  # None: the best available (runtime.get_device)
     progress: bool = True  # a progress bar with the loss and accuracies
     desc: str | None = None  # the progress bar's label; None: the model's class name
+    on_epoch: Callable[[History], None] | None = None  # called after each epoch with the history so far (progress lines)
 
     def __post_init__(self) -> None:
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -131,6 +132,8 @@ def fit(
                     if loader is not None:
                         history.add_eval(name, *evaluate(model, loader, dev, settings["amp"], settings["channels_last"]))
                 _show(bar, history)
+                if cfg.on_epoch is not None:
+                    cfg.on_epoch(history)
                 if val is not None and best.update(model, history, epoch):
                     history.stopped_early = True
                     break

@@ -4,11 +4,13 @@ and its RESULTS.md bookkeeping rewrites a device's section instead of piling sec
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import torch.nn as nn
 
 from course_utils.models import registry
@@ -23,7 +25,8 @@ COLUMNS = ["model", "loop", "batch", "warm-up s", "epoch 1 s", "steady s/epoch",
 def test_cli_writes_a_table_with_every_column(tmp_path):
     out = tmp_path / "RESULTS.md"
     cmd = [sys.executable, "-m", "course_utils.tools.bench", "--quick", "--models", "small_cnn", "--train-size", "256",
-           "--test-size", "500", "--epochs", "1", "--warmup-steps", "1", "--threshold", "0.98", "--out", str(out)]  # fmt: skip
+           "--test-size", "500", "--epochs", "2", "--warmup-steps", "1", "--threshold", "0.98", "--out", str(out),
+           "--chart", str(tmp_path / "chart.png")]  # fmt: skip
     env = {**os.environ, "COURSE_QUICK": "1", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -46,6 +49,22 @@ def test_cli_writes_a_table_with_every_column(tmp_path):
                    "- Versions: Python", "torch ", "- Peak: no peak figure is used on CPU", "256 training images"):  # fmt: skip
         assert needle in text, needle
     assert "| SmallCNN |" in result.stdout, "the table is printed too"
+    for loop in ("classic", "course"):  # a progress line per epoch while a model trains
+        for epoch in (1, 2):
+            assert re.search(rf"SmallCNN {loop}: epoch {epoch}/2, [0-9.]+ s/epoch, test acc 0\.\d+", result.stdout), result.stdout
+    assert (tmp_path / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"chart: {tmp_path / 'chart.png'}" in result.stdout
+
+
+def test_chart_goes_next_to_the_table_or_into_build():
+    cpu = torch.device("cpu")
+    assert train_speed.chart_path("x/c.png", None, cpu, "mnist", "quick") == Path("x/c.png")
+    assert train_speed.chart_path(None, "benchmarks/RESULTS.md", cpu, "mnist", "quick") == Path("benchmarks/speed-cpu-mnist-quick.png")
+    default = train_speed.chart_path(None, None, cpu, "fashion-mnist", "full")
+    assert default == ROOT / "build" / "bench" / "speed-cpu-fashion-mnist-full.png"
+    probe = default.relative_to(ROOT)
+    assert subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=ROOT).returncode == 0  # never a git change
+    assert train_speed.parse_args([]).out is None  # the table file is written only when asked (--out)
 
 
 def test_results_file_keeps_one_section_per_key(tmp_path):

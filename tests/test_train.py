@@ -110,6 +110,7 @@ def test_schedule_and_defaults():
 
 
 def test_bf16_default_follows_the_hardware(loaders, monkeypatch):
+    monkeypatch.delenv(precision.BF16_ENV, raising=False)
     assert precision.default_amp("cpu") == precision.native_bf16("cpu")
     assert precision.default_amp("mps") is False
     depthwise = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 4, 1))
@@ -123,6 +124,22 @@ def test_bf16_default_follows_the_hardware(loaders, monkeypatch):
     assert precision.default_amp("cpu") is False  # emulated bf16 is slower than float32: stay in float32
     _, h = quick_fit(loaders, epochs=3, lr=3e-3, amp=True)  # forcing it works, and bf16 training still learns
     assert h.settings["amp"] is True and h.test_acc[-1] > 0.6
+
+
+def test_course_bf16_overrides_the_hardware_rule(monkeypatch):
+    depthwise = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, groups=8), torch.nn.Conv2d(8, 4, 1))
+    monkeypatch.setenv(precision.BF16_ENV, "0")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    assert precision.default_amp("cpu") is False and precision.default_amp("cpu", models.SmallCNN()) is False
+    assert precision.fit_precision("cpu") == "float32 (COURSE_BF16=0)"  # the run-info cell says why
+    monkeypatch.setenv(precision.BF16_ENV, "1")
+    assert precision.default_amp("cpu", depthwise) is True and precision.default_amp("mps") is True
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert "emulated" in precision.fit_precision("cpu")
+    monkeypatch.setenv(precision.BF16_ENV, "maybe")
+    with pytest.raises(ValueError, match="COURSE_BF16=0"):
+        precision.default_amp("cpu")
 
 
 def test_history_helpers():

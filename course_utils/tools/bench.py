@@ -45,6 +45,7 @@ from course_utils.speed import Row, compare_loops, results_table
 from course_utils.train import FitConfig
 
 DEFAULT_MODELS = "course"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def groups() -> dict[str, list[str]]:
@@ -260,7 +261,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-root", default=None, help="folder with the dataset's *-ubyte(.gz) files (full mode)")
     p.add_argument("--peak-tflops", type=float, default=None, help="override the device's peak TFLOP/s")
     p.add_argument("--out", default=None,
-                   help="markdown file to update, e.g. benchmarks/RESULTS.md (default: print only, write nothing)")
+                   help="markdown file to update, e.g. benchmarks/RESULTS.md (default: print only, write no table)")
+    p.add_argument("--chart", default=None, metavar="PATH",
+                   help="PNG of the speed-up and time-to-accuracy per model (default: next to --out, else in "
+                        "build/bench/, named by device, dataset and mode)")
     args = p.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         p.error("--epochs must be at least 1")
@@ -269,7 +273,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def parse_fit_options(items: Sequence[str]) -> dict[str, object]:
     """`["amp=True", "lr=0.01"]` -> `{"amp": True, "lr": 0.01}` (values read as Python literals, else strings)."""
-    known = {f.name for f in fields(FitConfig)} - {"epochs", "compile", "device", "progress", "desc", "checkpoint"}
+    known = {f.name for f in fields(FitConfig)} - {"epochs", "compile", "device", "progress", "desc", "checkpoint", "on_epoch"}
     options: dict[str, object] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -334,7 +338,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         key = " · ".join([device_key(dev), args.dataset, info["mode"], *options])
         write_section(Path(args.out), key, body)
         print(f"updated {args.out}")
+    chart = chart_path(args.chart, args.out, dev, args.dataset, info["mode"])
+    subtitle = (f"{info['device']} · {split.source} · {first_rows_images(rows):,} training images · {epochs} epoch(s) · "
+                f"{info['mode']} mode · {info['date']}" + (f" · load {load_before}" if load_before else ""))  # fmt: skip
+    save_chart(rows, threshold, subtitle, chart)
+    print(f"chart: {chart}")
     return 0
+
+
+def first_rows_images(rows: Sequence[Row]) -> int:
+    """Training images per epoch of the benchmark (the same for every row)."""
+    return rows[0].train_images if rows else 0
+
+
+def chart_path(chart: str | None, out: str | None, device: torch.device, dataset: str, mode: str) -> Path:
+    """Where the chart goes: `--chart`, else next to `--out`, else build/bench/ (git-ignored)."""
+    if chart:
+        return Path(chart)
+    name = f"speed-{device.type}-{dataset}-{mode}.png"
+    if out and out != "-":
+        return Path(out).parent / name
+    return ROOT / "build" / "bench" / name
+
+
+def save_chart(rows: Sequence[Row], threshold: float, subtitle: str, path: Path) -> None:
+    """The speed-up and time-to-accuracy per model (`plot.plot_loop_comparison`) as a PNG at `path`."""
+    import matplotlib.pyplot as plt
+
+    from course_utils.plot import plot_loop_comparison
+
+    results = {
+        course.model: {"speedup": course.speedup, "classic_tta": classic.time_to_acc, "course_tta": course.time_to_acc}
+        for classic, course in zip(rows[0::2], rows[1::2])
+    }
+    fig = plot_loop_comparison(results, threshold, subtitle)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
