@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -259,20 +258,10 @@ def test_cli_reports_a_clear_error_without_notebooks(tmp_path, capsys, monkeypat
 
 
 def _chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    return slides.find_chromium()
 
 
-CHROME_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-    # any network request fails at once: no name resolves, and everything not local goes to a closed port
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-    "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720",
-]
+CHROME_FLAGS = [*slides.CHROMIUM_FLAGS, "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720"]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
 
 
@@ -377,9 +366,6 @@ JS_INSPECT = r"""(() => {
   }
   const slides = Reveal.getSlides();
   const formula = slides.find(s => s.querySelector('.MathJax_CHTML, .MathJax_Display, mjx-container'));
-  Reveal.configure({viewDistance: 1000});  // lay out every slide, so that its height can be measured
-  const tall = slides.map((s, i) => [i + 1, s.scrollHeight, s.clientHeight])
-    .filter(([, scroll, client]) => scroll > client + 4).map(([i, scroll]) => `slide ${i}: ${scroll}px`);
   return {
     total: Reveal.getTotalSlides(),
     leaves: slides.length,
@@ -389,10 +375,151 @@ JS_INSPECT = r"""(() => {
     brokenImages: Array.from(root.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).length,
     images: root.querySelectorAll('img').length,
     formula: formula ? Reveal.getIndices(formula) : null,
-    tall: tall,
     title: document.title,
   };
 })()"""
+
+# Every slide, shown one after the other at 1280x720: what sticks out of the slide or out of its own box, text below
+# the minimum sizes, figures whose smallest text (the course style's) is drawn below the minimum, notes per section,
+# and the slide number clear of the controls. Sizes are screen pixels (reveal.js scales the slide to the window).
+JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
+  Reveal.configure({transition: 'none', backgroundTransition: 'none', viewDistance: 1000});
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const viewport = document.querySelector('.reveal .slides');
+  const describe = el => {
+    let d = el.tagName.toLowerCase();
+    if (el.classList.length) d += '.' + Array.from(el.classList).slice(0, 3).join('.');
+    const text = Array.from((el.innerText || el.textContent || el.getAttribute('alt') || '').trim().replace(/\s+/g, ' '));
+    return text.length ? `${d} "${text.slice(0, 70).join('')}${text.length > 70 ? '…' : ''}"` : d;
+  };
+  const pngDpi = src => {  // the pHYs chunk of a PNG data URI (matplotlib writes its dpi there)
+    if (!src.startsWith('data:image/png;base64,')) return null;
+    const bin = atob(src.slice(22, 22 + 4000));
+    let i = 8;
+    while (i + 8 < bin.length) {
+      const len = (bin.charCodeAt(i) << 24 | bin.charCodeAt(i + 1) << 16 | bin.charCodeAt(i + 2) << 8 | bin.charCodeAt(i + 3)) >>> 0;
+      const type = bin.slice(i + 4, i + 8);
+      if (type === 'pHYs') {
+        const d = i + 8;
+        const ppu = (bin.charCodeAt(d) << 24 | bin.charCodeAt(d + 1) << 16 | bin.charCodeAt(d + 2) << 8 | bin.charCodeAt(d + 3)) >>> 0;
+        return bin.charCodeAt(d + 8) === 1 ? ppu * 0.0254 : null;
+      }
+      if (type === 'IDAT') return null;
+      i += 12 + len;
+    }
+    return null;
+  };
+  const out = [];
+  const slides = Reveal.getSlides();
+  for (let n = 0; n < slides.length; n++) {
+    const s = slides[n];
+    const idx = Reveal.getIndices(s);
+    Reveal.slide(idx.h, idx.v, 1000);
+    await frame();
+    if (window.MathJax && MathJax.Hub) await new Promise(r => MathJax.Hub.Queue(r));
+    await frame();
+    const heading = s.querySelector('h1, h2, h3, h4');
+    const title = Array.from(heading ? heading.textContent.replace(/¶/g, '').trim() : (s.textContent.trim().replace(/\s+/g, ' ') || '(untitled)')).slice(0, 80).join('');
+    const problems = [];
+    const box = viewport.getBoundingClientRect();
+    const scale = box.width / 1280;
+    // 1. overflow: out of the slide (the outermost element that leaves it is named), or content wider/taller than
+    //    its own box, cut off or scrolled (the innermost such box is named). A typeset formula counts as one element.
+    const skip = 'aside.notes, script, style, .MathJax_Preview, .MJX_Assistive_MathML';
+    const inMath = el => { const m = el.parentElement && el.parentElement.closest('.MathJax_CHTML, .MathJax_Display'); return m && s.contains(m); };
+    const outside = new Map(), clipped = new Map();
+    for (const el of s.querySelectorAll('*')) {
+      if (el.closest(skip) || inMath(el) || el.tagName === 'BR') continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      const cs = getComputedStyle(el);
+      const why = [];
+      if (r.right > box.right + 1) why.push(`${Math.round(r.right - box.right)} px past the right edge`);
+      if (r.left < box.left - 1) why.push(`${Math.round(box.left - r.left)} px past the left edge`);
+      if (r.bottom > box.bottom + 1) why.push(`${Math.round(r.bottom - box.bottom)} px below the bottom`);
+      if (r.top < box.top - 1) why.push(`${Math.round(box.top - r.top)} px above the top`);
+      if (why.length) outside.set(el, why.join(', '));
+      const cut = [];
+      if (el !== s && el.clientWidth && cs.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
+        cut.push(`content ${el.scrollWidth - el.clientWidth} px wider than its box (cut off or scrolls)`);
+      if (el !== s && el.clientHeight && cs.overflowY !== 'visible' && el.scrollHeight > el.clientHeight + 1)
+        cut.push(`content ${el.scrollHeight - el.clientHeight} px taller than its box (cut off or scrolls)`);
+      if (el.tagName === 'PRE' && el.classList.contains('slide-table')) {
+        const lines = el.textContent.replace(/\n$/, '').split('\n').length;
+        const lh = parseFloat(cs.lineHeight);
+        if (lh && el.clientHeight > (lines + 0.6) * lh) cut.push('a table line wraps');
+      }
+      if (cut.length) clipped.set(el, cut.join(', '));
+    }
+    for (const [el, why] of outside) {
+      if (!outside.has(el.parentElement)) problems.push(`overflow: ${describe(el)}: ${why}`);
+    }
+    for (const [el, why] of clipped) {
+      if (!Array.from(clipped.keys()).some(o => o !== el && el.contains(o))) problems.push(`overflow: ${describe(el)}: ${why}`);
+    }
+    // 2. text sizes (math is left to MathJax: its indices are smaller by design)
+    const walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+    const small = new Map();
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const el = t.parentElement;
+      if (!t.nodeValue.trim() || !el || el.closest(skip + ', .MathJax_CHTML, .MathJax_Display, .MathJax, mjx-container, .anchor-link')) continue;
+      const code = !!el.closest('pre, code');
+      const px = parseFloat(getComputedStyle(el).fontSize) * scale;
+      const min = code ? minCode : minText;
+      if (px < min - 0.05 && !small.has(el)) small.set(el, `${code ? 'code' : 'text'} at ${px.toFixed(1)} px (minimum ${min} px): ${describe(el)}`);
+    }
+    for (const msg of Array.from(small.values()).slice(0, 5)) problems.push(`small ${msg}`);
+    if (small.size > 5) problems.push(`small: ${small.size - 5} more elements`);
+    // 3. figures: the course style's smallest text as drawn on the slide
+    for (const img of s.querySelectorAll('img')) {
+      const r = img.getBoundingClientRect();
+      const dpi = pngDpi(img.getAttribute('src') || '');
+      if (!img.naturalWidth || !r.width) continue;
+      if (!dpi) { problems.push(`figure without a dpi (pHYs): ${describe(img)}`); continue; }
+      const pt = figurePt * dpi / 72 * (r.width / img.naturalWidth) * 0.75;  // figure pt -> png px -> screen px -> pt
+      if (pt < minFigurePt - 0.05) problems.push(`small figure text: ${figurePt} pt at ${Math.round(dpi)} dpi, ${img.naturalWidth} px drawn ${Math.round(r.width)} px wide = ${pt.toFixed(1)} pt on the slide (minimum ${minFigurePt} pt): make the figure narrower or shorter`);
+    }
+    // 4. speaker notes on every section (the first slide of each horizontal stack)
+    if (idx.v === 0) {
+      const notes = Array.from(s.querySelectorAll('aside.notes')).map(a => a.textContent.trim()).join(' ');
+      if (!notes) problems.push('no speaker notes on this section slide');
+    }
+    if (problems.length) out.push({slide: n + 1, h: idx.h, v: idx.v, title: title.slice(0, 80), problems});
+  }
+  // 5. the slide number and the controls do not overlap
+  const num = document.querySelector('.reveal .slide-number');
+  const controls = Array.from(document.querySelectorAll('.reveal .controls button')).filter(b => b.getBoundingClientRect().width);
+  let badge = null;
+  if (num) {
+    const a = num.getBoundingClientRect();
+    for (const b of controls) {
+      const c = b.getBoundingClientRect();
+      if (a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom) badge = `the slide number covers the ${b.className} control`;
+    }
+  }
+  Reveal.slide(0, 0);
+  return {slides: out, badge, scale: viewport.getBoundingClientRect().width / 1280};
+})"""
+
+
+def layout_report(deck_name: str, result: dict) -> list[str]:
+    """One line per problem: deck, slide number (as the deck shows it) and title, the element and what is wrong."""
+    lines = []
+    for slide in result["slides"]:
+        for problem in slide["problems"]:
+            lines.append(f"{deck_name} slide {slide['slide']} (#/{slide['h']}/{slide['v']}) \"{slide['title']}\": {problem}")
+    if result.get("badge"):
+        lines.append(f"{deck_name}: {result['badge']}")
+    return lines
+
+
+def check_layout(b: "Browser", session: str, deck_name: str) -> list[str]:
+    from course_utils import plot
+
+    args = {"minCode": slides.MIN_CODE_PX, "minText": slides.MIN_TEXT_PX, "minFigurePt": slides.MIN_FIGURE_PT,
+            "figurePt": plot.smallest_font_pt()}
+    return layout_report(deck_name, b.evaluate(session, f"({JS_LAYOUT})({json.dumps(args)})"))
+
 
 JS_PREPARE_SHOTS = """Reveal.configure({transition: 'none', backgroundTransition: 'none', controls: false, progress: false,
   slideNumber: false}); true"""
@@ -524,10 +651,11 @@ def test_deck_renders_offline_in_chromium(path, browser, built_decks):
         assert info["math"] >= math, f"MathJax typeset {info['math']} formulas, the notebook has {math}"
         if path == FIXTURE:
             assert info["math"] == math and info["images"] == 1 and info["formula"]["h"] == 2
-            assert not info["tall"], f"fixture slides overflow: {info['tall']}"
-        elif info["tall"]:  # content for the notebook's author, not a broken deck: the slide scrolls
-            warnings.warn(f"{deck.html.name}: taller than the {slides.HEIGHT}px slide, it scrolls: "
-                          f"{', '.join(info['tall'])}", stacklevel=1)
+
+        # every slide fits, is readable from the back row, and every section has notes
+        layout = check_layout(browser, session, deck.html.name)
+        assert not layout, (f"{len(layout)} problem(s) at 1280x720 (each line: deck, slide as numbered in the deck, "
+                            "title, element, what is wrong):\n" + "\n".join(layout))
 
         # screenshots: the title slide, and the first slide with a formula (the formula itself must be drawn)
         browser.evaluate(session, JS_PREPARE_SHOTS)
