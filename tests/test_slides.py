@@ -444,11 +444,8 @@ JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
         cut.push(`content ${el.scrollWidth - el.clientWidth} px wider than its box (cut off or scrolls)`);
       if (el !== s && el.clientHeight && cs.overflowY !== 'visible' && el.scrollHeight > el.clientHeight + 1)
         cut.push(`content ${el.scrollHeight - el.clientHeight} px taller than its box (cut off or scrolls)`);
-      if (el.tagName === 'PRE' && el.classList.contains('slide-table')) {
-        const lines = el.textContent.replace(/\n$/, '').split('\n').length;
-        const lh = parseFloat(cs.lineHeight);
-        if (lh && el.clientHeight > (lines + 0.6) * lh) cut.push('a table line wraps');
-      }
+      if (el.classList.contains('slide-table') && el.scrollWidth > el.clientWidth + 1)
+        cut.push(`table ${el.scrollWidth - el.clientWidth} px wider than the slide (split it, or print fewer columns)`);
       if (cut.length) clipped.set(el, cut.join(', '));
     }
     for (const [el, why] of outside) {

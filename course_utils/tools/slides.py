@@ -69,7 +69,7 @@ WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
 MARGIN = 0.04
 MIN_CODE_PX, MIN_TEXT_PX, MIN_FIGURE_PT = 20, 24, 14  # as rendered at 1280x720 (the browser test measures them)
 CODE_PX, TEXT_PX = 21, 26
-TABLE_CHARS = 96  # monospace characters of an output line that fit the slide's width at CODE_PX
+TABLE_CHARS = 86  # monospace characters of an output line that fit the slide's width at CODE_PX
 
 
 _STAMP = ".course-vendor"
@@ -398,13 +398,31 @@ def split_wide_tables(text: str, width: int = TABLE_CHARS) -> str:
 
 
 _OUTPUT_PRE = re.compile(r"<pre>(?!<span></span>)(.*?)</pre>", re.S)
-_HTML_RULE = re.compile(r"^-{2,}(?: +-{2,})+ *$", re.M)
 
 
 def _mark_tables(page: str) -> str:
-    """Output `<pre>` blocks that hold a table get class `slide-table` (the deck's CSS never wraps them)."""
-    return _OUTPUT_PRE.sub(lambda m: f'<pre class="slide-table">{m.group(1)}</pre>' if _HTML_RULE.search(m.group(1))
-                           else m.group(0), page)
+    """In output `<pre>` blocks, each table (header, rule of dashes, rows) goes into a `<span class="slide-table">`,
+    which the deck's CSS never wraps; the text around it wraps at the slide's edge like any output."""
+
+    def mark(m: re.Match) -> str:
+        lines = m.group(1).split("\n")
+        plain = [html.unescape(re.sub(r"<[^>]*>", "", line)) for line in lines]
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            if i + 1 < len(lines) and plain[i].strip() and _RULE.match(plain[i + 1]) and len(_table_spans(plain[i + 1])) > 1:
+                spans = _table_spans(plain[i + 1])
+                j = i + 2
+                while j < len(lines) and _fits_columns(plain[j], spans):
+                    j += 1
+                out.append('<span class="slide-table">' + "\n".join(lines[i:j]) + "</span>")
+                i = j
+            else:
+                out.append(lines[i])
+                i += 1
+        return "<pre>" + "\n".join(out).replace("</span>\n", "</span>") + "</pre>"
+
+    return _OUTPUT_PRE.sub(mark, page)
 
 
 def _for_slides(nb: nbformat.NotebookNode, name: str) -> None:
@@ -576,7 +594,7 @@ _CSS = """
 }
 .reveal pre code { font-size: inherit; max-height: none; overflow: visible; white-space: inherit; }
 /* an output table (header, rule of dashes, rows) never wraps: the builder splits one too wide for the slide */
-.reveal pre.slide-table { white-space: pre; overflow-wrap: normal; }
+.reveal pre .slide-table { display: block; white-space: pre; overflow-wrap: normal; }
 .reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
 /* the slide number sits bottom left, clear of the navigation arrows (bottom right) */
