@@ -12,10 +12,10 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
-import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.font_manager import font_scalings
 from matplotlib.ticker import MaxNLocator

@@ -510,7 +510,7 @@ def layout_report(deck_name: str, result: dict) -> list[str]:
     return lines
 
 
-def check_layout(b: "Browser", session: str, deck_name: str) -> list[str]:
+def check_layout(b: Browser, session: str, deck_name: str) -> list[str]:
     from course_utils import plot
 
     args = {"minCode": slides.MIN_CODE_PX, "minText": slides.MIN_TEXT_PX, "minFigurePt": slides.MIN_FIGURE_PT,

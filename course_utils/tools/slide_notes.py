@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +49,7 @@ class Fit:
     add_tags: tuple[str, ...] = ()
     remove_tags: tuple[str, ...] = ()
     slide_type: str | None = None
+    split_at: str = ""  # markdown only: the line (by content) that starts a new cell, shown on a new subslide
 
 
 @dataclass
@@ -149,6 +149,8 @@ DECKS: dict[str, Deck] = {
         fits=[
             Fit("no_padding = nn.Sequential(", slide_type="subslide"),
             Fit("Read the table row by row. The typo raises no error", slide_type="subslide"),
+            Fit("## 2 · Hand-made kernels on a real digit", split_at="| kernel | weights | responds to |"),
+            Fit("**Fix:** work the size out with the formula", slide_type="subslide"),
         ],
     ),
     "02_one_by_one_convolutions": Deck(
@@ -219,6 +221,9 @@ DECKS: dict[str, Deck] = {
                  "Which exercise needs your own timing numbers?",
                  "Exercise 5: the speed-up measured on your device, compared with the MAC ratio."),
         ],
+        fits=[
+            Fit('inception_3a = [("1×1 branch"', add_tags=("remove-input",)),
+        ],
     ),
     "03_inception": Deck(
         notes=[
@@ -288,6 +293,25 @@ DECKS: dict[str, Deck] = {
                  "Which exercise asks you to question today's comparison?",
                  "Exercise 5: is the accuracy gain the Inception design or just a bigger network?"),
         ],
+        fits=[
+            Fit('"branch1x1    1x1": [(1, 1)]', add_tags=("remove-input",)),
+            Fit("class InceptionA(nn.Module):",
+                excerpt=(("class InceptionA(nn.Module):", "class InceptionA"), ("out_channels = 88", "return torch.cat"))),
+            Fit("x = torch.randn(2, 10, 12, 12)  # a batch of 2", add_tags=("remove-input",)),
+            Fit("y_scratch = torch.empty(", add_tags=("slide-compact",),
+                excerpt=(("outs = [block.branch1x1(x)", "y = block(x)"), ('print(" + ".join', 'print(" + ".join'))),
+            Fit('NETWORKS = {"SmallCNN"', slide_type="subslide", excerpt=(("NETWORKS = {", '+ f" -> lr'),)),
+            Fit("params = {name: cu.count_params(model) for name, model in trained.items()}",
+                add_tags=("remove-input",)),
+            Fit('"(3a) with 1x1 reductions": GoogLeNetInception(', add_tags=("remove-input",)),
+            Fit('[("1×1 conv+ReLU, 64", "1x1")]', remove_tags=("slide-compact",), slide_type="subslide"),
+            Fit("def without_relus(module: nn.Module)", add_tags=("slide-compact",),
+                excerpt=(("def without_relus", "# a copy of `module`"), ("torch.manual_seed(0)", 'print(f"{label:<24}'))),
+            Fit("class SharedReduceInception(nn.Module):", add_tags=("slide-compact",),
+                excerpt=(("class SharedReduceInception", "class SharedReduceInception"),
+                         ("def __init__(self, in_channels: int)", "return torch.cat("))),
+            Fit("**Fix:** a ReLU after every convolution of every branch", slide_type="subslide"),
+        ],
     ),
     "04_residual_blocks": Deck(
         notes=[
@@ -355,6 +379,19 @@ DECKS: dict[str, Deck] = {
                  "of the last BN or conv of each block) and two written, one with code on the initialisation.",
                  "Which exercises are written answers, to be argued with this notebook's measurements?",
                  "Exercises 4 and 5 (5 also asks for a little code)."),
+        ],
+        fits=[
+            Fit('print(degradation["summary"]["conclusion"])', slide_type="subslide"),
+            Fit('degradation = reference.load_reference("degradation")', slide_type="subslide"),
+            Fit("class ResidualBlock(nn.Module):",
+                excerpt=(("class ResidualBlock(nn.Module):", "class ResidualBlock"), ("def __init__(", ") -> None:"),
+                         ("self.in_channels, self.use_residual", "return F.relu(out)"))),
+            Fit("block = models.ResidualBlock(16, 32, stride=2, projection=True)", slide_type="subslide"),
+            Fit("Writing the sum into `x` (`x += out`)", slide_type="subslide"),
+            Fit("class ReluPlacementBlock(ResidualBlock):", add_tags=("slide-compact",),
+                excerpt=(("class ReluPlacementBlock", "class ReluPlacementBlock"),
+                         ("def forward(self, x):", "return x + F.relu(fx)"), ("cu.print_table(rows,", '"|g| layer 1"]'))),
+            Fit("**after the sum** (ResNet, torchvision)", slide_type="subslide"),
         ],
     ),
     "05_resnet18_shortcuts": Deck(
@@ -431,6 +468,15 @@ DECKS: dict[str, Deck] = {
                  "where the extra parameters live, and reading the depth sweep.",
                  "Which exercise changes what ResNet18 does to a 32×32 image first?",
                  "Exercise 3: a stem for small images, so the first stage does not start at 8×8."),
+        ],
+        fits=[
+            Fit("class BasicBlock(nn.Module):",
+                excerpt=(("class BasicBlock(nn.Module):", "class BasicBlock"), ("def __init__(", "return F.relu(out)"))),
+            Fit('what = {"stem": "7x7/2 conv, BN, ReLU, 3x3/2 max-pool"', add_tags=("remove-input",)),
+            Fit("without_shortcuts = ResNet18(use_residual=False)", add_tags=("slide-compact",), slide_type="subslide"),
+            Fit('rows.append((name, f"{h.train_loss[-1]:.4f', add_tags=("remove-input",)),
+            Fit("print(reference.shortcuts_reading(shortcuts))", slide_type="subslide"),
+            Fit('print(degradation["summary"]["conclusion"])', slide_type="subslide"),
         ],
     ),
     "06_cnn_zoo": Deck(
@@ -518,6 +564,15 @@ DECKS: dict[str, Deck] = {
                  "Which table of this notebook does exercise 4 start from?",
                  "The MAC table of section 4 (MACs at 224 px and at 32 px)."),
         ],
+        fits=[
+            Fit("ref = cu.count_params(entry.build(", add_tags=("remove-input",)),
+            Fit("n_train = 60_000", add_tags=("remove-input",)),
+            Fit('rows = [(r["network"], r["params"], r["macs"]', add_tags=("remove-input", "slide-compact")),
+            Fit('fig = plot.plot_reference_zoo(zoo', slide_type="subslide"),
+            Fit('print(zoo["summary"]["conclusion"])', slide_type="subslide"),
+            Fit("REPORT = {  # registry key", add_tags=("remove-input", "slide-compact")),
+            Fit("The fix: pad the digits by two background pixels", slide_type="subslide"),
+        ],
     ),
     "07_why_is_my_gpu_idle": Deck(
         notes=[
@@ -593,6 +648,16 @@ DECKS: dict[str, Deck] = {
                  "The written ones, 4 and 5: why `.item()` costs nothing on your CPU, and where the classic "
                  "epoch's time went."),
         ],
+        fits=[
+            Fit("print(inspect.getsource(classic_train_epoch))", add_tags=("slide-compact",)),
+            Fit("EPOCHS = 1 if QUICK else 2", add_tags=("remove-input",)),
+            Fit("fig, ax = plt.subplots(figsize=(8, 2.2 + 0.8 * len(NAMES)))", add_tags=("remove-input",)),
+            Fit("reference.show_reference(gpu_idle)", slide_type="subslide"),
+            Fit("def round_to_bf16(x: torch.Tensor)", add_tags=("slide-compact",),
+                excerpt=(("def round_to_bf16", "return rounded.view"), ('print(f"identical to', 'print(f"identical to'))),
+            Fit("flop_rows = []", add_tags=("remove-input",)),
+            Fit("peak, peak_text = measure.device_peak(DEVICE)", slide_type="subslide"),
+        ],
     ),
 }
 
@@ -650,10 +715,35 @@ def _excerpt_spec(source: str, ranges: tuple[tuple[str, str], ...], where: str) 
     return ", ".join(spans)
 
 
+def _split(cells: list[dict], cell: dict, at: str, where: str) -> None:
+    """Split a markdown cell before the line containing `at`; the second part opens a subslide. Already split
+    (the line opens a cell): nothing to do."""
+    lines = _source(cell).splitlines(keepends=True)
+    k = next((i for i, line in enumerate(lines) if at in line), None)
+    if k is None:
+        raise ValueError(f"{where}: no line contains {at!r}")
+    if k == 0:
+        return
+    if cell["cell_type"] != "markdown":
+        raise ValueError(f"{where}: only markdown cells are split (code stays one cell; use an excerpt)")
+    head = "".join(lines[:k]).rstrip("\n")
+    tail = "".join(lines[k:])
+    cell["source"] = _lines(head)
+    new = {"cell_type": "markdown", "id": (cell.get("id") or "cell")[:50] + "-split",
+           "metadata": {"slideshow": {"slide_type": "subslide"}}, "source": _lines(tail)}  # fmt: skip
+    cells.insert(cells.index(cell) + 1, new)
+
+
 def apply(nb: dict, deck: Deck, name: str) -> dict:
     """The notebook with the deck's notes and fits applied (idempotent)."""
     cells = [c for c in nb["cells"] if not c.get("metadata", {}).get(MARK)]
     for fit in deck.fits:
+        if fit.split_at:  # found by the line it splits at (after the split, `contains` is in the first part only)
+            hits = [c for c in cells if fit.split_at in _source(c)]
+            if len(hits) != 1 or fit.contains not in _source(hits[0]) and not _source(hits[0]).startswith(fit.split_at):
+                raise ValueError(f"{name}: no single cell holds {fit.contains!r} and then {fit.split_at!r}")
+            _split(cells, hits[0], fit.split_at, f"{name}: {fit.contains!r}")
+            continue
         hits = [c for c in cells if fit.contains in _source(c)]
         if len(hits) != 1:
             raise ValueError(f"{name}: {len(hits)} cells contain {fit.contains!r} (need exactly one)")

@@ -28,6 +28,7 @@ What a cell shows on its slide (the notebook itself is unchanged and stays the o
     of the cell) are left out; the marker lines themselves never show;
   * cell metadata `"slide_excerpt": "1-12, 30-41"`: only these lines (1-based, inclusive) are shown; use it where
     the code must stay verbatim (a class that is also in the package, checked by the drift test).
+- An error output shows its last line only (the exception and its message); the frames stay in the notebook.
 - Deck and index titles are plain text: TeX in a heading (`$F(x) = H(x) - x$`) becomes Unicode (`F(x) = H(x) − x`).
 """
 
@@ -69,7 +70,7 @@ WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
 MARGIN = 0.04
 MIN_CODE_PX, MIN_TEXT_PX, MIN_FIGURE_PT = 20, 24, 14  # as rendered at 1280x720 (the browser test measures them)
 CODE_PX, TEXT_PX = 21, 26
-TABLE_CHARS = 86  # monospace characters of an output line that fit the slide's width at CODE_PX
+TABLE_CHARS = 92  # monospace characters of an output line that fit the slide's width at CODE_PX
 
 
 _STAMP = ".course-vendor"
@@ -436,7 +437,10 @@ def _for_slides(nb: nbformat.NotebookNode, name: str) -> None:
             except ValueError as exc:
                 raise RuntimeError(f"{name}: cell {i}: {exc}") from None
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "stream":
+                if out.get("output_type") == "error" and out.get("traceback"):
+                    # the slide shows what the error says (its last line); the frames stay in the notebook
+                    out["traceback"] = [out["traceback"][-1]]
+                elif out.get("output_type") == "stream":
                     out["text"] = split_wide_tables(out.get("text", ""))
                 elif "text/plain" in out.get("data", {}):
                     out["data"]["text/plain"] = split_wide_tables(out["data"]["text/plain"])
@@ -575,7 +579,7 @@ _CSS = """
 .reveal h3 { font-size: 34px; margin-bottom: 0.4em; }
 .reveal h4, .reveal h5, .reveal h6 { font-size: 30px; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
-.reveal .jp-RenderedHTMLCommon { font-size: var(--jp-content-font-size1); line-height: 1.35; }
+.reveal .jp-RenderedHTMLCommon { font-size: var(--jp-content-font-size1); line-height: 1.35; overflow: visible; }
 .reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li { font-size: inherit; }
 .reveal .jp-RenderedHTMLCommon small, .reveal .jp-RenderedHTMLCommon sub, .reveal .jp-RenderedHTMLCommon sup {
   font-size: inherit;
@@ -583,8 +587,12 @@ _CSS = """
 /* tables keep their words whole: a column is as wide as its longest word */
 .reveal .jp-RenderedHTMLCommon table { font-size: __TEXT__px; table-layout: auto; margin: 0.4em 0; }
 .reveal .jp-RenderedHTMLCommon th, .reveal .jp-RenderedHTMLCommon td {
-  padding: 0.15em 0.45em; word-break: keep-all; overflow-wrap: normal; hyphens: none;
+  padding: 0.15em 0.45em; word-break: keep-all; overflow-wrap: normal; hyphens: none; width: auto;
 }
+.reveal .jp-RenderedHTMLCommon td .mjx-full-width, .reveal .jp-RenderedHTMLCommon td .MathJax_CHTML {
+  width: auto !important; display: inline-block;
+}
+.reveal .jp-InputArea, .reveal .jp-Cell-inputWrapper, .reveal .jp-OutputArea { overflow: visible; }
 .reveal .jp-RenderedHTMLCommon code, .reveal code { font-size: max(0.85em, __CODE__px); }
 .reveal .jp-InputArea-editor { border: 1px solid #d0d7de; border-radius: 4px; background: #f6f8fa; }
 /* code wraps at the slide's edge (a long name breaks only when nothing else can) instead of being cut off */
@@ -608,7 +616,7 @@ _CSS = """
 /* the PDF handout: one page per slide, nothing hidden */
 html.print-pdf .reveal .slides section section { overflow: visible; }
 """
-for _key, _value in {"__HEIGHT__": HEIGHT, "__IMG__": int(HEIGHT * 0.78), "__IMG_COMPACT__": int(HEIGHT * 0.6),
+for _key, _value in {"__HEIGHT__": HEIGHT, "__IMG__": int(HEIGHT * 0.75), "__IMG_COMPACT__": int(HEIGHT * 0.55),
                      "__TEXT__": TEXT_PX, "__CODE__": CODE_PX}.items():  # fmt: skip
     _CSS = _CSS.replace(_key, str(_value))
 
