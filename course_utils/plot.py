@@ -52,6 +52,8 @@ def smallest_font_pt(style: dict[str, object] | None = None) -> float:
     for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize",
                 "legend.fontsize", "legend.title_fontsize", "figure.titlesize", "figure.labelsize"):  # fmt: skip
         value = style.get(key, mpl.rcParamsDefault[key])
+        if value is None:  # inherits another size (legend.title_fontsize: the legend's)
+            continue
         sizes.append(base * (font_scalings.get(value) or 1.0) if isinstance(value, str) else float(value))
     return min(sizes)
 

@@ -760,3 +760,237 @@ def test_announcement_check_catches_a_skipped_result():
     assert announced_results_off_the_slides([md, code]) == [(0, [1])]
     code["metadata"]["slideshow"]["slide_type"] = "-"
     assert announced_results_off_the_slides([md, code]) == []
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Readable slides: excerpts, tables, titles, notes, figure style (no browser)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_tex_in_titles_becomes_plain_text():
+    assert slides.tex_to_text("$F(x) = H(x) - x$") == "F(x) = H(x) − x"
+    assert slides.tex_to_text("a $3\\times3$ kernel, $x_i^2$, $\\frac{a}{b}$") == "a 3 × 3 kernel, xᵢ², a/b"
+    assert slides.tex_to_text("`$code$` stays") == "`$code$` stays"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 04 · Residual **blocks**: $F(x) = H(x) - x$")])
+    assert slides.deck_title(nb) == "04 · Residual blocks: F(x) = H(x) − x"
+
+
+def test_index_titles_have_no_raw_tex(tmp_path):
+    decks = []
+    for path in COURSE:
+        nb = nbformat.read(path, as_version=4)
+        decks.append(slides.Deck(path, tmp_path / slides.deck_name(path), slides.deck_title(nb), slides.count_slides(nb)))
+    page = slides.write_index(decks, tmp_path).read_text(encoding="utf-8")
+    titles = re.findall(r'<a href="[^"]+">([^<]+)</a>', page) + re.findall(r"<title>([^<]+)</title>", page)
+    assert len(titles) == len(COURSE) + 1
+    raw = [t for t in titles if re.search(r"\$|\\[A-Za-z(\[]|\^|_\{", t)]
+    assert not raw, f"raw TeX in the index page's titles: {raw}"
+
+
+def test_excerpt_markers_and_metadata():
+    code = "class A:\n    # slide: hide\n    x = 1\n    y = 2\n    # slide: show\n    def f(self):\n        return 1\n"
+    assert slides.slide_source(code) == ("class A:\n    # … 2 lines (full code in the notebook)\n    def f(self):\n"
+                                         "        return 1")
+    assert slides.slide_source("a\n# slide: hide\nb") == "a\n# … 1 line (full code in the notebook)"
+    assert slides.slide_source("a\nb\nc\nd", "1, 4") == "a\n# … 2 lines (full code in the notebook)\nd"
+    assert slides.slide_source("no markers\n") == "no markers\n"
+    with pytest.raises(ValueError, match="not within the cell's 1-2"):
+        slides.slide_source("a\nb", "1-3")
+    with pytest.raises(ValueError, match="1-based line ranges"):
+        slides.slide_source("a\nb", "first two")
+
+
+def test_excerpt_on_the_slide_leaves_the_notebook_alone(tmp_path):
+    source = "import math\n# slide: hide\nSECRET_SETUP = 1\n# slide: show\nprint(math.pi)"
+    code = nbformat.v4.new_code_cell(source)
+    meta = nbformat.v4.new_code_cell("KEEP_ME = 1\nDROP_ME = 2\nKEEP_TOO = 3", metadata={"slide_excerpt": "1, 3"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Excerpt"), code, meta])
+    path = tmp_path / "excerpt.ipynb"
+    nbformat.write(nb, path)
+    page = slides.build_deck(path, tmp_path / "out", cdn=True).html.read_text(encoding="utf-8")
+    assert "SECRET_SETUP" not in page and "slide: hide" not in page and "DROP_ME" not in page
+    assert "KEEP_ME" in page and "KEEP_TOO" in page and "full code in the notebook" in page
+    assert nbformat.read(path, as_version=4).cells[1].source == source
+
+
+def test_wide_tables_are_split_and_marked():
+    header = "name      " + "  ".join(f"column {i:02d}" for i in range(12))
+    rule = "--------  " + "  ".join("-" * 9 for _ in range(12))
+    row = "alpha     " + "  ".join(f"{i:>9}" for i in range(12))
+    text = f"before\n{header}\n{rule}\n{row}\nafter: a long sentence that is no table row at all\n"
+    out = slides.split_wide_tables(text, width=60)
+    lines = out.split("\n")
+    assert lines[0] == "before" and "after: a long sentence that is no table row at all" in lines
+    assert max(len(line) for line in lines if not line.startswith("after")) <= 60
+    assert sum(line.startswith("name") for line in lines) >= 3  # every part repeats the row labels
+    assert all(f"column {i:02d}" in out for i in range(12)) and all(f"{i:>9}" in out for i in range(12))
+    assert slides.split_wide_tables("a  b\n-  -\n1  2\n", width=60) == "a  b\n-  -\n1  2\n"  # narrow: unchanged
+    prose = "after: a long sentence that is no table row at all"
+    marked = slides._mark_tables(f"<pre>x\n{header}\n{rule}\n{row}\n{prose}</pre>")
+    assert marked.startswith('<pre>x\n<span class="slide-table">name') and marked.endswith(f"</span>{prose}</pre>")
+
+
+def test_error_outputs_show_their_last_line(tmp_path):
+    cell = nbformat.v4.new_code_cell("boom()", metadata={"tags": ["raises-exception"]})
+    cell.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad",
+                                           traceback=["FRAME-SENTINEL-1", "FRAME-SENTINEL-2", "ValueError: LAST-LINE"])]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Errors"), cell])
+    path = tmp_path / "errors.ipynb"
+    nbformat.write(nb, path)
+    page = slides.build_deck(path, tmp_path / "out", cdn=True).html.read_text(encoding="utf-8")
+    assert "LAST-LINE" in page and "FRAME-SENTINEL" not in page
+
+
+def _notes_after_sections(nb) -> list[tuple[str, str | None]]:
+    """(section heading, text of the notes cell right after it or None) for every `slide` markdown cell."""
+    out = []
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and slides.slide_type(cell) == "slide":
+            nxt = cells[i + 1] if i + 1 < len(cells) else None
+            notes = nxt.source if nxt is not None and slides.slide_type(nxt) == "notes" else None
+            out.append((cell.source.strip().splitlines()[0], notes))
+    return out
+
+
+@pytest.mark.parametrize("path", COURSE, ids=_ids(COURSE))
+def test_every_section_has_speaker_notes(path):
+    """Each section's slide is followed by notes: what to say, a question and its answer, minutes; the first slide's
+    notes give the deck's total, which is the sum of the sections' minutes."""
+    sections = _notes_after_sections(nbformat.read(path, as_version=4))
+    missing = [h for h, notes in sections if not notes]
+    assert not missing, f"{path.name}: sections without a notes cell right after their slide: {missing}"
+    minutes = []
+    for heading, notes in sections:
+        m = re.search(r"\*\*Say\*\* \((\d+) min\):\s*\S.{40,}", notes)
+        assert m and "**Ask the room:**" in notes and re.search(r"\*\*Expected answer:\*\*\s*\S", notes), \
+            f"{path.name}: the notes of {heading!r} need 'Say (N min)', 'Ask the room' and 'Expected answer'"
+        minutes.append(int(m.group(1)))
+    total = re.search(r"about (\d+) minutes for the whole deck", sections[0][1])
+    assert total, f"{path.name}: the first slide's notes must state the deck's total minutes"
+    assert int(total.group(1)) == sum(minutes), f"{path.name}: total {total.group(1)} ≠ sum of sections {sum(minutes)}"
+
+
+def test_slide_notes_tool_is_applied_and_idempotent(capsys):
+    from course_utils.tools import slide_notes
+
+    assert slide_notes.main(["--check"]) == 0, "run `python -m course_utils.tools.slide_notes` to apply the notes"
+    assert "would change" not in capsys.readouterr().out
+
+
+def test_slide_notes_apply_twice_changes_nothing():
+    from course_utils.tools import slide_notes
+
+    md = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}}, "source": ["# T\n", "text"]}
+    sec = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}}, "source": ["## 1 · A\n", "a\n", "SPLIT here\n", "b"]}
+    code = {"cell_type": "code", "metadata": {}, "source": ["x = 1\n", "y = 2\n", "z = 3"], "outputs": [], "execution_count": None}
+    deck = slide_notes.Deck(
+        notes=[slide_notes.Note("# T", 2, "say " * 12, "ask?", "answer."), slide_notes.Note("## 1 · A", 3, "say " * 12, "q?", "a.")],
+        fits=[slide_notes.Fit("x = 1", excerpt=(("x = 1", "x = 1"), ("z = 3", "z = 3")), add_tags=("slide-compact",)),
+              slide_notes.Fit("## 1 · A", split_at="SPLIT here")])  # fmt: skip
+    nb = {"cells": [md, sec, code], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    once = slide_notes.apply(json.loads(json.dumps(nb)), deck, "t")
+    twice = slide_notes.apply(json.loads(json.dumps(once)), deck, "t")
+    assert once == twice
+    kinds = [(c["cell_type"], c["metadata"].get("slideshow", {}).get("slide_type", "-")) for c in once["cells"]]
+    assert kinds == [("markdown", "slide"), ("markdown", "notes"), ("markdown", "slide"), ("markdown", "notes"),
+                     ("markdown", "subslide"), ("code", "-")]
+    assert "about 5 minutes for the whole deck" in "".join(once["cells"][1]["source"])
+    assert once["cells"][5]["metadata"] == {"slide_excerpt": "1, 3", "tags": ["slide-compact"]}
+    with pytest.raises(ValueError, match="no speaker notes"):
+        slide_notes.apply(nb, slide_notes.Deck(notes=[slide_notes.Note("# T", 1, "s", "q", "a")]), "t")
+
+
+def test_figure_style_sets_text_large_enough_for_slides():
+    from course_utils import plot
+
+    smallest = plot.smallest_font_pt()
+    # a figure up to the slide's full width (about 1215 screen px at 1280x720) keeps its smallest text at 14 pt or more
+    widest_px = 1215 / (slides.MIN_FIGURE_PT / (smallest * plot.STYLE["figure.dpi"] / 72 * 0.75))
+    assert widest_px >= 1264, f"with {smallest} pt text, only figures up to {widest_px:.0f} px keep 14 pt on a slide"
+    assert plot.smallest_font_pt({"font.size": 10, "legend.fontsize": "small"}) < 10
+
+
+FONT_SIZE = re.compile(r"\b(?:fontsize|labelsize|titlesize)\s*=\s*(\d+(?:\.\d+)?)|\bsize\s*=\s*(\d+(?:\.\d+)?)\b(?=[^\n]*(?:text|title|label|legend|annotate))")
+
+
+def figure_font_sizes(code: str, below: float) -> list[str]:
+    """Font sizes set in figure code that are below the style's smallest size (the slides' figure check assumes none)."""
+    return [m.group(0) for m in FONT_SIZE.finditer(code) if float(m.group(1) or m.group(2)) < below]
+
+
+def test_figure_font_size_scan_finds_small_sizes():
+    assert figure_font_sizes('ax.legend(fontsize=8)\nax.text(0, 0, "x", fontsize=16)', 15) == ["fontsize=8"]
+    assert figure_font_sizes("nn.Conv2d(3, 8, kernel_size=3)", 15) == []
+
+
+@pytest.mark.parametrize("path", [*COURSE, ROOT / "course_utils" / "plot.py"], ids=lambda p: p.name)
+def test_figures_use_the_course_style_sizes(path):
+    """Figure text comes from the course style (`course_utils.plot.STYLE`), not from per-figure font sizes below it."""
+    from course_utils import plot
+
+    if path.suffix == ".py":
+        code = path.read_text(encoding="utf-8")
+    else:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    small = figure_font_sizes(code, plot.smallest_font_pt())
+    assert not small, (f"{path.name}: font sizes below the course style's {plot.smallest_font_pt()} pt: {small}; "
+                       "leave them out (the style sets every size once)")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The layout check itself, and the PDF handouts
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_layout_check_names_what_does_not_fit(browser, tmp_path):
+    """A deck with a too-wide table, a too-tall slide, small text and a section without notes: each is reported with
+    the deck, the slide number, its title and the element."""
+    wide = "| " + " | ".join(f"heading{i}" for i in range(30)) + " |\n|" + "---|" * 30 + "\n| " + " | ".join("x" * 10 for _ in range(30)) + " |"  # fmt: skip
+    cells = [
+        nbformat.v4.new_markdown_cell("# Bad deck", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Too wide\n\n" + wide, metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Too tall\n\n" + "\n\n".join(f"paragraph {i}" for i in range(30)),
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("## Tiny text\n\n<span style='font-size: 12px'>TINY-SENTINEL</span>",
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+    ]
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    vendor = slides.ensure_vendor(ROOT / "slides" / "vendor", quiet=True)
+    deck = slides.build_deck(path, tmp_path / "out", vendor=vendor)
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Runtime"):
+            browser.send(f"{domain}.enable", {}, session)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.send("Page.navigate", {"url": deck.html.resolve().as_uri()}, session)
+        browser.wait_event("Page.loadEventFired", session)
+        assert browser.evaluate(session, JS_SETTLED)
+        report = "\n".join(check_layout(browser, session, deck.html.name))
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.events = [e for e in browser.events if e.get("sessionId") != session]
+    assert re.search(r'bad\.slides\.html slide 2 \(#/1/0\) "Too wide": overflow: .* px past the right edge', report), report
+    assert re.search(r'slide 3 \(#/2/0\) "Too tall": overflow: .* px below the bottom', report), report
+    assert re.search(r'slide 3 \(#/2/0\) "Too tall": no speaker notes', report), report
+    assert re.search(r'slide 4 \(#/3/0\) "Tiny text": small text at 11\.\d px \(minimum 24 px\): span "TINY-SENTINEL"', report), report
+    assert "slide 1 " not in report and "slide number covers" not in report
+
+
+def test_pdf_handout_has_a_page_per_slide(built_decks, tmp_path):
+    chromium = slides.find_chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the PDF handout needs it")
+    deck = built_decks[FIXTURE.stem]
+    pdf = slides.print_pdf(deck, chromium)
+    assert pdf.name == "slides_fixture.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert slides.pdf_pages(pdf) == FIXTURE_SLIDES
+    short = slides.Deck(deck.notebook, deck.html, deck.title, FIXTURE_SLIDES + 1)
+    with pytest.raises(RuntimeError, match=f"{FIXTURE_SLIDES} pages for {FIXTURE_SLIDES + 1} slides"):
+        slides.print_pdf(short, chromium, tries=1)

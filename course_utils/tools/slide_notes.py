@@ -300,7 +300,8 @@ DECKS: dict[str, Deck] = {
             Fit("x = torch.randn(2, 10, 12, 12)  # a batch of 2", add_tags=("remove-input",)),
             Fit("y_scratch = torch.empty(", add_tags=("slide-compact",),
                 excerpt=(("outs = [block.branch1x1(x)", "y = block(x)"), ('print(" + ".join', 'print(" + ".join'))),
-            Fit('NETWORKS = {"SmallCNN"', slide_type="subslide", excerpt=(("NETWORKS = {", '+ f" -> lr'),)),
+            Fit('NETWORKS = {"SmallCNN"', slide_type="subslide", add_tags=("slide-compact",),
+                excerpt=(("NETWORKS = {", '+ f" -> lr'),)),
             Fit("params = {name: cu.count_params(model) for name, model in trained.items()}",
                 add_tags=("remove-input",)),
             Fit('"(3a) with 1x1 reductions": GoogLeNetInception(', add_tags=("remove-input",)),
@@ -388,9 +389,10 @@ DECKS: dict[str, Deck] = {
                          ("self.in_channels, self.use_residual", "return F.relu(out)"))),
             Fit("block = models.ResidualBlock(16, 32, stride=2, projection=True)", slide_type="subslide"),
             Fit("Writing the sum into `x` (`x += out`)", slide_type="subslide"),
+            Fit("def preact_wrong(block, x):", excerpt=(("def preact_wrong", "# a new tensor"), ("return x + block.conv2", "return x + block.conv2"))),
             Fit("class ReluPlacementBlock(ResidualBlock):", add_tags=("slide-compact",),
                 excerpt=(("class ReluPlacementBlock", "class ReluPlacementBlock"),
-                         ("def forward(self, x):", "return x + F.relu(fx)"), ("cu.print_table(rows,", '"|g| layer 1"]'))),
+                         ("def forward(self, x):", "return x + F.relu(fx)")), slide_type="subslide"),
             Fit("**after the sum** (ResNet, torchvision)", slide_type="subslide"),
         ],
     ),
@@ -705,13 +707,15 @@ def _notes_cell(text: str, heading: str) -> dict:
 def _excerpt_spec(source: str, ranges: tuple[tuple[str, str], ...], where: str) -> str:
     lines = source.splitlines()
     spans = []
+    start = 0  # each range is looked for after the previous one
     for first, last in ranges:
         try:
-            a = next(i for i, line in enumerate(lines) if first in line)
+            a = next(i for i in range(start, len(lines)) if first in lines[i])
             b = next(i for i in range(a, len(lines)) if last in lines[i])
         except StopIteration:
             raise ValueError(f"{where}: excerpt lines {first!r} … {last!r} not found in the cell") from None
         spans.append(f"{a + 1}-{b + 1}" if b > a else f"{a + 1}")
+        start = b + 1
     return ", ".join(spans)
 
 

@@ -70,7 +70,7 @@ WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
 MARGIN = 0.04
 MIN_CODE_PX, MIN_TEXT_PX, MIN_FIGURE_PT = 20, 24, 14  # as rendered at 1280x720 (the browser test measures them)
 CODE_PX, TEXT_PX = 21, 26
-TABLE_CHARS = 92  # monospace characters of an output line that fit the slide's width at CODE_PX
+TABLE_CHARS = 86  # monospace characters of an output line that fit the slide's width at CODE_PX
 
 
 _STAMP = ".course-vendor"
@@ -603,11 +603,14 @@ _CSS = """
 .reveal pre code { font-size: inherit; max-height: none; overflow: visible; white-space: inherit; }
 /* an output table (header, rule of dashes, rows) never wraps: the builder splits one too wide for the slide */
 .reveal pre .slide-table { display: block; white-space: pre; overflow-wrap: normal; }
-.reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; }
+.reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; margin: 4px 0; }
+/* reveal.js spaces blocks 20 px apart; a slide that shows a cell and its output needs the room */
+.reveal pre { margin: 6px 0; }
+.reveal .jp-Cell { padding: 2px 0; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
 /* the slide number sits bottom left, clear of the navigation arrows (bottom right) */
 .reveal .slide-number { font-size: 20px; background: rgba(0, 0, 0, 0.55); left: 8px; right: auto; bottom: 8px; }
-.reveal mjx-container, .reveal .MathJax_CHTML { font-size: 110%; }
+.reveal mjx-container, .reveal .MathJax_CHTML { font-size: 105%; }
 .reveal .celltag_slide-compact div.highlight > pre, .reveal .celltag_slide-compact .jp-OutputArea-output > pre {
   font-size: __CODE__px; line-height: 1.18;
 }
@@ -639,6 +642,10 @@ _TEMPLATE = r"""
 <script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
 <script>
 (function () {
+  if (window.MathJax && MathJax.Hub && MathJax.Hub.Config) {
+    // break long formulas a little inside the slide: MathJax's width estimate runs a few pixels over
+    MathJax.Hub.Config({CommonHTML: {linebreaks: {automatic: true, width: "96% container"}}});
+  }
   function rerenderMath() {
     // MathJax measured hidden slides at width 0; typeset the current one again now that it is visible
     if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) {
