@@ -3,7 +3,11 @@
 The browser part drives Debian's headless Chromium over the DevTools protocol (package `websocket-client`) with its
 networking off: every deck must show the expected number of slides, typeset all math (no raw `$$`/`\\(` left),
 load every resource from disk (no failed or network request, no script error), and draw a title slide and a formula
-slide that are not blank. Set SLIDES_SCREENSHOTS=DIR to keep the screenshots.
+slide that are not blank. Then every slide is shown at 1280x720 and must fit: nothing out of the slide or cut off in its
+box, code at least 20 px, other text at least 24 px, figure text (the course style's smallest size, from the PNG's
+dpi and the width it is drawn at) at least 14 pt, speaker notes on every section, the slide number clear of the
+controls; each failure names the deck, the slide number, its title and the element. Set SLIDES_SCREENSHOTS=DIR to keep
+the screenshots.
 """
 
 from __future__ import annotations

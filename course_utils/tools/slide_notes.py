@@ -33,6 +33,8 @@ MARK = "speaker_notes"  # metadata key of the notes cells this tool writes
 
 @dataclass(frozen=True)
 class Note:
+    """One section's speaker notes."""
+
     heading: str  # the start of the section slide's first line, e.g. "## 1 · Cross-correlation"
     minutes: int
     say: str
@@ -54,6 +56,8 @@ class Fit:
 
 @dataclass
 class Deck:
+    """A deck's notes (one per section slide, in order) and its slide fits."""
+
     notes: list[Note]
     fits: list[Fit] = field(default_factory=list)
 
@@ -147,7 +151,6 @@ DECKS: dict[str, Deck] = {
                  "Exercise 1: the output-size formula is one line and the others reuse the same ideas."),
         ],
         fits=[
-            Fit("no_padding = nn.Sequential(", slide_type="subslide"),
             Fit("Read the table row by row. The typo raises no error", slide_type="subslide"),
             Fit("## 2 · Hand-made kernels on a real digit", split_at="| kernel | weights | responds to |"),
             Fit("**Fix:** work the size out with the formula", slide_type="subslide"),
@@ -384,10 +387,10 @@ DECKS: dict[str, Deck] = {
         fits=[
             Fit('print(degradation["summary"]["conclusion"])', slide_type="subslide"),
             Fit('degradation = reference.load_reference("degradation")', slide_type="subslide"),
+            Fit("block = models.ResidualBlock(16, 32, stride=2, projection=True)", slide_type="subslide"),
             Fit("class ResidualBlock(nn.Module):",
                 excerpt=(("class ResidualBlock(nn.Module):", "class ResidualBlock"), ("def __init__(", ") -> None:"),
                          ("self.in_channels, self.use_residual", "return F.relu(out)"))),
-            Fit("block = models.ResidualBlock(16, 32, stride=2, projection=True)", slide_type="subslide"),
             Fit("Writing the sum into `x` (`x += out`)", slide_type="subslide"),
             Fit("def preact_wrong(block, x):", excerpt=(("def preact_wrong", "# a new tensor"), ("return x + block.conv2", "return x + block.conv2"))),
             Fit("class ReluPlacementBlock(ResidualBlock):", add_tags=("slide-compact",),
@@ -573,7 +576,6 @@ DECKS: dict[str, Deck] = {
             Fit('fig = plot.plot_reference_zoo(zoo', slide_type="subslide"),
             Fit('print(zoo["summary"]["conclusion"])', slide_type="subslide"),
             Fit("REPORT = {  # registry key", add_tags=("remove-input", "slide-compact")),
-            Fit("The fix: pad the digits by two background pixels", slide_type="subslide"),
         ],
     ),
     "07_why_is_my_gpu_idle": Deck(
@@ -694,6 +696,7 @@ def notes_text(note: Note, total: int | None = None) -> str:
 
 
 def deck_minutes(deck: Deck) -> int:
+    """The deck's total minutes: the sum of its sections'."""
     return sum(n.minutes for n in deck.notes)
 
 
