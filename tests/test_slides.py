@@ -458,17 +458,35 @@ JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
     for (const [el, why] of clipped) {
       if (!Array.from(clipped.keys()).some(o => o !== el && el.contains(o))) problems.push(`overflow: ${describe(el)}: ${why}`);
     }
-    // 2. text sizes (math is left to MathJax: its indices are smaller by design)
+    // 2. text sizes (math is left to MathJax: its indices are smaller by design), and text that the slide number or
+    //    the navigation arrows cover
+    const covers = [];
+    const badgeEl = document.querySelector('.reveal .slide-number');
+    if (badgeEl && badgeEl.getBoundingClientRect().width) covers.push(['the slide number', badgeEl.getBoundingClientRect()]);
+    for (const b of document.querySelectorAll('.reveal .controls button')) {
+      const r = b.getBoundingClientRect();
+      if (r.width && getComputedStyle(b).visibility !== 'hidden' && getComputedStyle(b).display !== 'none') covers.push(['the navigation arrows', r]);
+    }
+    const covered = new Map();
     const walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
     const small = new Map();
     for (let t = walker.nextNode(); t; t = walker.nextNode()) {
       const el = t.parentElement;
+      if (t.nodeValue.trim() && el && !el.closest(skip) && !covered.has(el)) {
+        const range = document.createRange();
+        range.selectNodeContents(t);
+        for (const r of range.getClientRects()) {
+          const hit = covers.find(([, c]) => r.left < c.right - 1 && c.left < r.right - 1 && r.top < c.bottom - 1 && c.top < r.bottom - 1);
+          if (hit) { covered.set(el, `covered by ${hit[0]}: ${describe(el)}`); break; }
+        }
+      }
       if (!t.nodeValue.trim() || !el || el.closest(skip + ', .MathJax_CHTML, .MathJax_Display, .MathJax, mjx-container, .anchor-link')) continue;
       const code = !!el.closest('pre, code');
       const px = parseFloat(getComputedStyle(el).fontSize) * scale;
       const min = code ? minCode : minText;
       if (px < min - 0.05 && !small.has(el)) small.set(el, `${code ? 'code' : 'text'} at ${px.toFixed(1)} px (minimum ${min} px): ${describe(el)}`);
     }
+    for (const msg of Array.from(covered.values()).slice(0, 3)) problems.push(msg);
     for (const msg of Array.from(small.values()).slice(0, 5)) problems.push(`small ${msg}`);
     if (small.size > 5) problems.push(`small: ${small.size - 5} more elements`);
     // 3. figures: the course style's smallest text as drawn on the slide

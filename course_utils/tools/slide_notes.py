@@ -299,8 +299,10 @@ DECKS: dict[str, Deck] = {
         fits=[
             Fit('"branch1x1    1x1": [(1, 1)]', add_tags=("remove-input",)),
             Fit("class InceptionA(nn.Module):",
-                excerpt=(("class InceptionA(nn.Module):", "class InceptionA"), ("out_channels = 88", "return torch.cat"))),
+                excerpt=(("class InceptionA(nn.Module):", "class InceptionA"), ("def __init__(", "def __init__("),
+                         ("self.branch1x1 = ", "return torch.cat"))),
             Fit("x = torch.randn(2, 10, 12, 12)  # a batch of 2", add_tags=("remove-input",)),
+            Fit("The 1×1 branch can only recombine the 10 input channels", slide_type="subslide"),
             Fit("y_scratch = torch.empty(", add_tags=("slide-compact",),
                 excerpt=(("outs = [block.branch1x1(x)", "y = block(x)"), ('print(" + ".join', 'print(" + ".join'))),
             Fit('NETWORKS = {"SmallCNN"', slide_type="subslide", add_tags=("slide-compact",),
@@ -572,10 +574,10 @@ DECKS: dict[str, Deck] = {
         fits=[
             Fit("ref = cu.count_params(entry.build(", add_tags=("remove-input",)),
             Fit("n_train = 60_000", add_tags=("remove-input",)),
-            Fit('rows = [(r["network"], r["params"], r["macs"]', add_tags=("remove-input", "slide-compact")),
+            Fit('rows = [(r["network"], r["params"], r["macs"]', add_tags=("remove-input",), slide_type="subslide"),
             Fit('fig = plot.plot_reference_zoo(zoo', slide_type="subslide"),
             Fit('print(zoo["summary"]["conclusion"])', slide_type="subslide"),
-            Fit("REPORT = {  # registry key", add_tags=("remove-input", "slide-compact")),
+            Fit("REPORT = {  # registry key", add_tags=("remove-input",), slide_type="subslide"),
         ],
     ),
     "07_why_is_my_gpu_idle": Deck(

@@ -573,7 +573,8 @@ _CSS = """
 .reveal { font-size: __TEXT__px; }
 .reveal .slides { text-align: left; }
 .reveal .slides section section { max-height: __HEIGHT__px; overflow: hidden; }
-.reveal .slides section section.present { padding: 0 8px; box-sizing: border-box; }
+/* the bottom band stays clear for the slide number (bottom left) and the arrows (bottom right) */
+.reveal .slides section section { padding: 0 8px 40px; box-sizing: border-box; }
 .reveal h1 { font-size: 56px; line-height: 1.15; margin-bottom: 0.45em; }
 .reveal h2 { font-size: 44px; line-height: 1.2; margin-bottom: 0.45em; }
 .reveal h3 { font-size: 34px; margin-bottom: 0.4em; }
