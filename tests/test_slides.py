@@ -486,10 +486,41 @@ JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
       const min = code ? minCode : minText;
       if (px < min - 0.05 && !small.has(el)) small.set(el, `${code ? 'code' : 'text'} at ${px.toFixed(1)} px (minimum ${min} px): ${describe(el)}`);
     }
+    // 3. wrapped code and output lines break between words, never inside one
+    for (const pre of s.querySelectorAll('pre')) {
+      const lh = parseFloat(getComputedStyle(pre).lineHeight);
+      const lines = pre.textContent.replace(/\n$/, '').split('\n').length;
+      if (!lh || pre.getBoundingClientRect().height < (lines + 0.5) * lh * scale) continue;  // nothing wraps
+      const texts = [];
+      const tw = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+      for (let t = tw.nextNode(); t; t = tw.nextNode()) texts.push(t);
+      let prev = null, prevTop = null, found = null;
+      const range = document.createRange();
+      let prevBlock = null;
+      for (const t of texts) {
+        const block = t.parentElement.closest('.slide-table') || pre;  // a table span is a block of its own
+        if (block !== prevBlock) prev = null;
+        prevBlock = block;
+        for (let i = 0; i < t.nodeValue.length && !found; i++) {
+          const ch = t.nodeValue[i];
+          if (ch === '\n') { prev = null; continue; }
+          range.setStart(t, i); range.setEnd(t, i + 1);
+          const r = range.getClientRects()[0];
+          if (!r) continue;
+          if (prev !== null && r.top > prevTop + lh * scale / 2 && /\w/.test(prev) && /\w/.test(ch)) {
+            const ctx = t.nodeValue.slice(Math.max(0, i - 20), i) + '|' + t.nodeValue.slice(i, i + 20);
+            found = `a line breaks inside a word: "${ctx.replace(/\s+/g, ' ')}" in ${describe(pre)}`;
+          }
+          prev = ch; prevTop = r.top;
+        }
+        if (found) break;
+      }
+      if (found) problems.push(`overflow: ${found}`);
+    }
     for (const msg of Array.from(covered.values()).slice(0, 3)) problems.push(msg);
     for (const msg of Array.from(small.values()).slice(0, 5)) problems.push(`small ${msg}`);
     if (small.size > 5) problems.push(`small: ${small.size - 5} more elements`);
-    // 3. figures: the course style's smallest text as drawn on the slide
+    // 4. figures: the course style's smallest text as drawn on the slide
     for (const img of s.querySelectorAll('img')) {
       const r = img.getBoundingClientRect();
       const dpi = pngDpi(img.getAttribute('src') || '');
@@ -498,14 +529,14 @@ JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
       const pt = figurePt * dpi / 72 * (r.width / img.naturalWidth) * 0.75;  // figure pt -> png px -> screen px -> pt
       if (pt < minFigurePt - 0.05) problems.push(`small figure text: ${figurePt} pt at ${Math.round(dpi)} dpi, ${img.naturalWidth} px drawn ${Math.round(r.width)} px wide = ${pt.toFixed(1)} pt on the slide (minimum ${minFigurePt} pt): make the figure narrower or shorter`);
     }
-    // 4. speaker notes on every section (the first slide of each horizontal stack)
+    // 5. speaker notes on every section (the first slide of each horizontal stack)
     if (idx.v === 0) {
       const notes = Array.from(s.querySelectorAll('aside.notes')).map(a => a.textContent.trim()).join(' ');
       if (!notes) problems.push('no speaker notes on this section slide');
     }
     if (problems.length) out.push({slide: n + 1, h: idx.h, v: idx.v, title: title.slice(0, 80), problems});
   }
-  // 5. the slide number and the controls do not overlap
+  // 6. the slide number and the controls do not overlap
   const num = document.querySelector('.reveal .slide-number');
   const controls = Array.from(document.querySelectorAll('.reveal .controls button')).filter(b => b.getBoundingClientRect().width);
   let badge = null;
@@ -979,6 +1010,10 @@ def test_layout_check_names_what_does_not_fit(browser, tmp_path):
         nbformat.v4.new_markdown_cell("## Tiny text\n\n<span style='font-size: 12px'>TINY-SENTINEL</span>",
                                       metadata={"slideshow": {"slide_type": "slide"}}),
         nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Broken words\n\n<pre style='word-break: break-all'>"
+                                      + " ".join(["supercalifragilistic"] * 12) + "</pre>",
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
     ]
     path = tmp_path / "bad.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
@@ -1002,6 +1037,7 @@ def test_layout_check_names_what_does_not_fit(browser, tmp_path):
     assert re.search(r'slide 3 \(#/2/0\) "Too tall": overflow: .* px below the bottom', report), report
     assert re.search(r'slide 3 \(#/2/0\) "Too tall": no speaker notes', report), report
     assert re.search(r'slide 4 \(#/3/0\) "Tiny text": small text at 11\.\d px \(minimum 24 px\): span "TINY-SENTINEL"', report), report
+    assert re.search(r'slide 5 \(#/4/0\) "Broken words": overflow: a line breaks inside a word: "[a-z ]*\|[a-z]', report), report
     assert "slide 1 " not in report and "slide number covers" not in report
 
 

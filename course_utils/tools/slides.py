@@ -596,10 +596,12 @@ _CSS = """
 .reveal .jp-InputArea, .reveal .jp-Cell-inputWrapper, .reveal .jp-OutputArea { overflow: visible; }
 .reveal .jp-RenderedHTMLCommon code, .reveal code { font-size: max(0.85em, __CODE__px); }
 .reveal .jp-InputArea-editor { border: 1px solid #d0d7de; border-radius: 4px; background: #f6f8fa; }
-/* code wraps at the slide's edge (a long name breaks only when nothing else can) instead of being cut off */
+/* code wraps at the slide's edge, between words (JupyterLab's outputs break anywhere: "2 thread / s"); a long name
+   breaks only when nothing else can */
 .reveal div.highlight > pre, .reveal .jp-OutputArea-output > pre, .reveal pre {
   font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); width: 100%; box-sizing: border-box;
-  white-space: pre-wrap; overflow-wrap: anywhere; overflow: visible; max-height: none; box-shadow: none;
+  white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere; overflow: visible; max-height: none;
+  box-shadow: none;
 }
 .reveal pre code { font-size: inherit; max-height: none; overflow: visible; white-space: inherit; }
 /* an output table (header, rule of dashes, rows) never wraps: the builder splits one too wide for the slide */
