@@ -1,19 +1,62 @@
 """Figures the notebooks share: learning curves, image grids, feature maps and kernels (figures only; tables live in
-`tables`)."""
+`tables`), and the course's figure style.
+
+The style (`STYLE`, applied by `use_style()`, which every notebook calls in its first cell) sets every font size once, for all
+figures: a figure shown on a 1280x720 slide must draw its smallest text at 14 pt or more. A figure is a PNG at
+`figure.dpi`; the slide draws it at most about 1215 screen pixels wide (and 560 high), so with the smallest size
+here (15 pt at 100 dpi) a figure up to 13.5 inches wide keeps it. Figures set no font size of their own.
+"""
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 from matplotlib.figure import Figure
+from matplotlib.font_manager import font_scalings
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .history import History
+
+STYLE: dict[str, object] = {
+    "figure.dpi": 100,  # the PNG's pixels per inch; the slide scales the PNG to fit
+    "savefig.dpi": "figure",
+    "font.size": 16,
+    "axes.titlesize": 17,
+    "axes.labelsize": 16,
+    "xtick.labelsize": 15,
+    "ytick.labelsize": 15,
+    "legend.fontsize": 15,
+    "legend.title_fontsize": 15,
+    "figure.titlesize": 17,
+    "figure.labelsize": 16,
+    "legend.framealpha": 0.85,
+    "axes.titlepad": 8.0,
+}
+
+
+def use_style() -> None:
+    """Apply the course's figure style (`STYLE`) to matplotlib (every notebook calls it in its first cell)."""
+    mpl.rcParams.update(STYLE)
+
+
+def smallest_font_pt(style: dict[str, object] | None = None) -> float:
+    """The smallest text size (points) the style gives any figure text: the size the slides' figure check assumes."""
+    style = STYLE if style is None else style
+    base = float(style.get("font.size", mpl.rcParamsDefault["font.size"]))
+    sizes = []
+    for key in ("font.size", "axes.titlesize", "axes.labelsize", "xtick.labelsize", "ytick.labelsize",
+                "legend.fontsize", "legend.title_fontsize", "figure.titlesize", "figure.labelsize"):  # fmt: skip
+        value = style.get(key, mpl.rcParamsDefault[key])
+        if value is None:  # inherits another size (legend.title_fontsize: the legend's)
+            continue
+        sizes.append(base * (font_scalings.get(value) or 1.0) if isinstance(value, str) else float(value))
+    return min(sizes)
 
 
 def plot_history(histories: Mapping[str, History], title: str | None = None) -> Figure:
@@ -35,7 +78,7 @@ def plot_history(histories: Mapping[str, History], title: str | None = None) -> 
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=8)
+    ax_acc.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -131,7 +174,7 @@ def _grid(
             continue
         ax.imshow(tiles[i], **imshow)
         if labels is not None:
-            ax.set_title(labels[i], fontsize=8, color=label_colors[i] if label_colors else "black")
+            ax.set_title(labels[i], color=label_colors[i] if label_colors else "black")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -141,7 +184,7 @@ def _grid(
 def _subtitle(fig: Figure, text: str) -> None:
     """A provenance line above the panels, wrapped so that nothing is cut off, then a tight layout."""
     if text:
-        fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 15)), fontsize=9)
+        fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 8)), fontsize=mpl.rcParams["legend.fontsize"])
     fig.tight_layout()
 
 
@@ -196,7 +239,7 @@ def plot_reference_shortcuts(result: Mapping, subtitle: str = "") -> Figure:
         ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title=f"ResNet18 on {dataset}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        ax.legend()
     _subtitle(fig, subtitle)
     return fig
 
@@ -213,7 +256,7 @@ def plot_reference_zoo(result: Mapping, subtitle: str = "") -> Figure:
             acc = g["test_acc"]
             ax.errorbar([x], [100 * acc["mean"]], yerr=[[100 * (acc["mean"] - acc["min"])], [100 * (acc["max"] - acc["mean"])]],
                         fmt="o", capsize=3, color=f"C{i}", label=g["title"])  # fmt: skip
-            ax.annotate(g["title"], (x, 100 * acc["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            ax.annotate(g["title"], (x, 100 * acc["mean"]), textcoords="offset points", xytext=(5, 4))
         ax.set(xscale="log", xlabel=label)
         ax.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("test accuracy (%)")

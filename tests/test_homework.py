@@ -192,9 +192,13 @@ def test_student_copy_removes_every_solution_and_hidden_test_line(instructor, st
 
 
 @needs_nbgrader
+def _not_notes(cells):
+    return [c for c in cells if (c.metadata.get("slideshow") or {}).get("slide_type") != "notes"]
+
+
 def test_student_copy_keeps_other_cells_and_slides_and_locks_tests(instructor, student):
-    assert [c.cell_type for c in student.cells] == [c.cell_type for c in instructor.cells]
-    for mine, theirs in zip(instructor.cells, student.cells):
+    assert [c.cell_type for c in student.cells] == [c.cell_type for c in _not_notes(instructor.cells)]
+    for mine, theirs in zip(_not_notes(instructor.cells), student.cells):
         assert theirs.metadata.get("slideshow") == mine.metadata.get("slideshow")
         assert theirs.metadata.get("tags") == mine.metadata.get("tags")
         if mine.cell_type == "code":
@@ -206,6 +210,17 @@ def test_student_copy_keeps_other_cells_and_slides_and_locks_tests(instructor, s
         assert by_id(student)[gid].metadata.get("editable") is False
     assert by_id(student)["fx-shapes"].source == by_id(instructor)["fx-shapes"].source  # read-only, not an exercise
     assert by_id(student)["fx-ex1-sol"].metadata.get("deletable") is False
+
+
+@needs_nbgrader
+def test_student_copy_drops_speaker_notes(instructor):
+    """Speaker notes hold the expected answers to the questions asked in class: students do not get them."""
+    nb = copy.deepcopy(instructor)
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("Ask the room ... expected answer: 42",
+                                                      metadata={"slideshow": {"slide_type": "notes"}}))
+    student = hw.student_copy(nb, "notes.ipynb")
+    assert not any("expected answer: 42" in c.source for c in student.cells)
+    assert len(student.cells) == len(_not_notes(nb.cells))
 
 
 @needs_nbgrader
@@ -396,8 +411,8 @@ def test_course_student_copy(name):
     # a secret line that the notebook also shows in a worked example (e.g. `kh, kw = K.shape`) is not a leak
     leaked = hw.leaked_lines(inst, stud)
     assert not leaked, f"{name}: solution/hidden-test lines in the student copy: {sorted(leaked)}"
-    assert [c.cell_type for c in stud.cells] == [c.cell_type for c in inst.cells]
-    for mine, theirs in zip(inst.cells, stud.cells):
+    assert [c.cell_type for c in stud.cells] == [c.cell_type for c in _not_notes(inst.cells)]
+    for mine, theirs in zip(_not_notes(inst.cells), stud.cells):
         assert theirs.metadata.get("slideshow") == mine.metadata.get("slideshow")
         if not hw.is_exercise_cell(mine):
             assert theirs.source == mine.source
@@ -429,10 +444,10 @@ def test_nbgrader_generate_assignment_accepts_the_instructor_notebooks(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     release = tmp_path / "course" / "release" / "homework"
     for path in paths:
-        theirs = hw.read(release / path.name)
+        theirs = _not_notes(hw.read(release / path.name).cells)  # nbgrader keeps speaker notes; our copies do not
         ours = hw.student_copy(hw.read(source / path.name), path.name)  # the same bytes nbgrader saw
-        assert [c.source for c in theirs.cells] == [c.source for c in ours.cells], path.name
-        assert [c.metadata.get("nbgrader") for c in theirs.cells] == [c.metadata.get("nbgrader") for c in ours.cells]
+        assert [c.source for c in theirs] == [c.source for c in ours.cells], path.name
+        assert [c.metadata.get("nbgrader") for c in theirs] == [c.metadata.get("nbgrader") for c in ours.cells]
 
 
 # ---------------------------------------------------------------------------------- one real notebook, end to end

@@ -3,7 +3,11 @@
 The browser part drives Debian's headless Chromium over the DevTools protocol (package `websocket-client`) with its
 networking off: every deck must show the expected number of slides, typeset all math (no raw `$$`/`\\(` left),
 load every resource from disk (no failed or network request, no script error), and draw a title slide and a formula
-slide that are not blank. Set SLIDES_SCREENSHOTS=DIR to keep the screenshots.
+slide that are not blank. Then every slide is shown at 1280x720 and must fit: nothing out of the slide or cut off in its
+box, code at least 20 px, other text at least 24 px, figure text (the course style's smallest size, from the PNG's
+dpi and the width it is drawn at) at least 14 pt, speaker notes on every section, the slide number clear of the
+controls; each failure names the deck, the slide number, its title and the element. Set SLIDES_SCREENSHOTS=DIR to keep
+the screenshots.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -259,20 +262,10 @@ def test_cli_reports_a_clear_error_without_notebooks(tmp_path, capsys, monkeypat
 
 
 def _chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    return slides.find_chromium()
 
 
-CHROME_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-    # any network request fails at once: no name resolves, and everything not local goes to a closed port
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-    "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720",
-]
+CHROME_FLAGS = [*slides.CHROMIUM_FLAGS, "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720"]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
 
 
@@ -377,9 +370,6 @@ JS_INSPECT = r"""(() => {
   }
   const slides = Reveal.getSlides();
   const formula = slides.find(s => s.querySelector('.MathJax_CHTML, .MathJax_Display, mjx-container'));
-  Reveal.configure({viewDistance: 1000});  // lay out every slide, so that its height can be measured
-  const tall = slides.map((s, i) => [i + 1, s.scrollHeight, s.clientHeight])
-    .filter(([, scroll, client]) => scroll > client + 4).map(([i, scroll]) => `slide ${i}: ${scroll}px`);
   return {
     total: Reveal.getTotalSlides(),
     leaves: slides.length,
@@ -389,10 +379,197 @@ JS_INSPECT = r"""(() => {
     brokenImages: Array.from(root.querySelectorAll('img')).filter(i => !(i.complete && i.naturalWidth > 0)).length,
     images: root.querySelectorAll('img').length,
     formula: formula ? Reveal.getIndices(formula) : null,
-    tall: tall,
     title: document.title,
   };
 })()"""
+
+# Every slide, shown one after the other at 1280x720: what sticks out of the slide or out of its own box, text below
+# the minimum sizes, figures whose smallest text (the course style's) is drawn below the minimum, notes per section,
+# and the slide number clear of the controls. Sizes are screen pixels (reveal.js scales the slide to the window).
+JS_LAYOUT = r"""(async ({minCode, minText, minFigurePt, figurePt}) => {
+  Reveal.configure({transition: 'none', backgroundTransition: 'none', viewDistance: 1000});
+  const frame = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const viewport = document.querySelector('.reveal .slides');
+  const describe = el => {
+    let d = el.tagName.toLowerCase();
+    if (el.classList.length) d += '.' + Array.from(el.classList).slice(0, 3).join('.');
+    const text = Array.from((el.innerText || el.textContent || el.getAttribute('alt') || '').trim().replace(/\s+/g, ' '));
+    return text.length ? `${d} "${text.slice(0, 70).join('')}${text.length > 70 ? '…' : ''}"` : d;
+  };
+  const pngDpi = src => {  // the pHYs chunk of a PNG data URI (matplotlib writes its dpi there)
+    if (!src.startsWith('data:image/png;base64,')) return null;
+    const bin = atob(src.slice(22, 22 + 4000));
+    let i = 8;
+    while (i + 8 < bin.length) {
+      const len = (bin.charCodeAt(i) << 24 | bin.charCodeAt(i + 1) << 16 | bin.charCodeAt(i + 2) << 8 | bin.charCodeAt(i + 3)) >>> 0;
+      const type = bin.slice(i + 4, i + 8);
+      if (type === 'pHYs') {
+        const d = i + 8;
+        const ppu = (bin.charCodeAt(d) << 24 | bin.charCodeAt(d + 1) << 16 | bin.charCodeAt(d + 2) << 8 | bin.charCodeAt(d + 3)) >>> 0;
+        return bin.charCodeAt(d + 8) === 1 ? ppu * 0.0254 : null;
+      }
+      if (type === 'IDAT') return null;
+      i += 12 + len;
+    }
+    return null;
+  };
+  const out = [];
+  const slides = Reveal.getSlides();
+  for (let n = 0; n < slides.length; n++) {
+    const s = slides[n];
+    const idx = Reveal.getIndices(s);
+    Reveal.slide(idx.h, idx.v, 1000);
+    await frame();
+    if (window.MathJax && MathJax.Hub) await new Promise(r => MathJax.Hub.Queue(r));
+    await frame();
+    const heading = s.querySelector('h1, h2, h3, h4');
+    const title = Array.from(heading ? heading.textContent.replace(/¶/g, '').trim() : (s.textContent.trim().replace(/\s+/g, ' ') || '(untitled)')).slice(0, 80).join('');
+    const problems = [];
+    const box = viewport.getBoundingClientRect();
+    const scale = box.width / 1280;
+    // 1. overflow: out of the slide (the outermost element that leaves it is named), or content wider/taller than
+    //    its own box, cut off or scrolled (the innermost such box is named). A typeset formula counts as one element.
+    const skip = 'aside.notes, script, style, .MathJax_Preview, .MJX_Assistive_MathML';
+    const inMath = el => { const m = el.parentElement && el.parentElement.closest('.MathJax_CHTML, .MathJax_Display'); return m && s.contains(m); };
+    const outside = new Map(), clipped = new Map();
+    for (const el of s.querySelectorAll('*')) {
+      if (el.closest(skip) || inMath(el) || el.tagName === 'BR') continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      const cs = getComputedStyle(el);
+      const why = [];
+      if (r.right > box.right + 1) why.push(`${Math.round(r.right - box.right)} px past the right edge`);
+      if (r.left < box.left - 1) why.push(`${Math.round(box.left - r.left)} px past the left edge`);
+      if (r.bottom > box.bottom + 1) why.push(`${Math.round(r.bottom - box.bottom)} px below the bottom`);
+      if (r.top < box.top - 1) why.push(`${Math.round(box.top - r.top)} px above the top`);
+      if (why.length) outside.set(el, why.join(', '));
+      const cut = [];
+      if (el !== s && el.clientWidth && cs.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
+        cut.push(`content ${el.scrollWidth - el.clientWidth} px wider than its box (cut off or scrolls)`);
+      if (el !== s && el.clientHeight && cs.overflowY !== 'visible' && el.scrollHeight > el.clientHeight + 1)
+        cut.push(`content ${el.scrollHeight - el.clientHeight} px taller than its box (cut off or scrolls)`);
+      if (el.classList.contains('slide-table') && el.scrollWidth > el.clientWidth + 1)
+        cut.push(`table ${el.scrollWidth - el.clientWidth} px wider than the slide (split it, or print fewer columns)`);
+      if (cut.length) clipped.set(el, cut.join(', '));
+    }
+    for (const [el, why] of outside) {
+      if (!outside.has(el.parentElement)) problems.push(`overflow: ${describe(el)}: ${why}`);
+    }
+    for (const [el, why] of clipped) {
+      if (!Array.from(clipped.keys()).some(o => o !== el && el.contains(o))) problems.push(`overflow: ${describe(el)}: ${why}`);
+    }
+    // 2. text sizes (math is left to MathJax: its indices are smaller by design), and text that the slide number or
+    //    the navigation arrows cover
+    const covers = [];
+    const badgeEl = document.querySelector('.reveal .slide-number');
+    if (badgeEl && badgeEl.getBoundingClientRect().width) covers.push(['the slide number', badgeEl.getBoundingClientRect()]);
+    for (const b of document.querySelectorAll('.reveal .controls button')) {
+      const r = b.getBoundingClientRect();
+      if (r.width && getComputedStyle(b).visibility !== 'hidden' && getComputedStyle(b).display !== 'none') covers.push(['the navigation arrows', r]);
+    }
+    const covered = new Map();
+    const walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+    const small = new Map();
+    for (let t = walker.nextNode(); t; t = walker.nextNode()) {
+      const el = t.parentElement;
+      if (t.nodeValue.trim() && el && !el.closest(skip) && !covered.has(el)) {
+        const range = document.createRange();
+        range.selectNodeContents(t);
+        for (const r of range.getClientRects()) {
+          const hit = covers.find(([, c]) => r.left < c.right - 1 && c.left < r.right - 1 && r.top < c.bottom - 1 && c.top < r.bottom - 1);
+          if (hit) { covered.set(el, `covered by ${hit[0]}: ${describe(el)}`); break; }
+        }
+      }
+      if (!t.nodeValue.trim() || !el || el.closest(skip + ', .MathJax_CHTML, .MathJax_Display, .MathJax, mjx-container, .anchor-link')) continue;
+      const code = !!el.closest('pre, code');
+      const px = parseFloat(getComputedStyle(el).fontSize) * scale;
+      const min = code ? minCode : minText;
+      if (px < min - 0.05 && !small.has(el)) small.set(el, `${code ? 'code' : 'text'} at ${px.toFixed(1)} px (minimum ${min} px): ${describe(el)}`);
+    }
+    // 3. wrapped code and output lines break between words, never inside one
+    for (const pre of s.querySelectorAll('pre')) {
+      const lh = parseFloat(getComputedStyle(pre).lineHeight);
+      const lines = pre.textContent.replace(/\n$/, '').split('\n').length;
+      if (!lh || pre.getBoundingClientRect().height < (lines + 0.5) * lh * scale) continue;  // nothing wraps
+      const texts = [];
+      const tw = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+      for (let t = tw.nextNode(); t; t = tw.nextNode()) texts.push(t);
+      let prev = null, prevTop = null, found = null;
+      const range = document.createRange();
+      let prevBlock = null;
+      for (const t of texts) {
+        const block = t.parentElement.closest('.slide-table') || pre;  // a table span is a block of its own
+        if (block !== prevBlock) prev = null;
+        prevBlock = block;
+        for (let i = 0; i < t.nodeValue.length && !found; i++) {
+          const ch = t.nodeValue[i];
+          if (ch === '\n') { prev = null; continue; }
+          range.setStart(t, i); range.setEnd(t, i + 1);
+          const r = range.getClientRects()[0];
+          if (!r) continue;
+          if (prev !== null && r.top > prevTop + lh * scale / 2 && /\w/.test(prev) && /\w/.test(ch)) {
+            const ctx = t.nodeValue.slice(Math.max(0, i - 20), i) + '|' + t.nodeValue.slice(i, i + 20);
+            found = `a line breaks inside a word: "${ctx.replace(/\s+/g, ' ')}" in ${describe(pre)}`;
+          }
+          prev = ch; prevTop = r.top;
+        }
+        if (found) break;
+      }
+      if (found) problems.push(`overflow: ${found}`);
+    }
+    for (const msg of Array.from(covered.values()).slice(0, 3)) problems.push(msg);
+    for (const msg of Array.from(small.values()).slice(0, 5)) problems.push(`small ${msg}`);
+    if (small.size > 5) problems.push(`small: ${small.size - 5} more elements`);
+    // 4. figures: the course style's smallest text as drawn on the slide
+    for (const img of s.querySelectorAll('img')) {
+      const r = img.getBoundingClientRect();
+      const dpi = pngDpi(img.getAttribute('src') || '');
+      if (!img.naturalWidth || !r.width) continue;
+      if (!dpi) { problems.push(`figure without a dpi (pHYs): ${describe(img)}`); continue; }
+      const pt = figurePt * dpi / 72 * (r.width / img.naturalWidth) * 0.75;  // figure pt -> png px -> screen px -> pt
+      if (pt < minFigurePt - 0.05) problems.push(`small figure text: ${figurePt} pt at ${Math.round(dpi)} dpi, ${img.naturalWidth} px drawn ${Math.round(r.width)} px wide = ${pt.toFixed(1)} pt on the slide (minimum ${minFigurePt} pt): make the figure narrower or shorter`);
+    }
+    // 5. speaker notes on every section (the first slide of each horizontal stack)
+    if (idx.v === 0) {
+      const notes = Array.from(s.querySelectorAll('aside.notes')).map(a => a.textContent.trim()).join(' ');
+      if (!notes) problems.push('no speaker notes on this section slide');
+    }
+    if (problems.length) out.push({slide: n + 1, h: idx.h, v: idx.v, title: title.slice(0, 80), problems});
+  }
+  // 6. the slide number and the controls do not overlap
+  const num = document.querySelector('.reveal .slide-number');
+  const controls = Array.from(document.querySelectorAll('.reveal .controls button')).filter(b => b.getBoundingClientRect().width);
+  let badge = null;
+  if (num) {
+    const a = num.getBoundingClientRect();
+    for (const b of controls) {
+      const c = b.getBoundingClientRect();
+      if (a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom) badge = `the slide number covers the ${b.className} control`;
+    }
+  }
+  Reveal.slide(0, 0);
+  return {slides: out, badge, scale: viewport.getBoundingClientRect().width / 1280};
+})"""
+
+
+def layout_report(deck_name: str, result: dict) -> list[str]:
+    """One line per problem: deck, slide number (as the deck shows it) and title, the element and what is wrong."""
+    lines = []
+    for slide in result["slides"]:
+        for problem in slide["problems"]:
+            lines.append(f"{deck_name} slide {slide['slide']} (#/{slide['h']}/{slide['v']}) \"{slide['title']}\": {problem}")
+    if result.get("badge"):
+        lines.append(f"{deck_name}: {result['badge']}")
+    return lines
+
+
+def check_layout(b: Browser, session: str, deck_name: str) -> list[str]:
+    from course_utils import plot
+
+    args = {"minCode": slides.MIN_CODE_PX, "minText": slides.MIN_TEXT_PX, "minFigurePt": slides.MIN_FIGURE_PT,
+            "figurePt": plot.smallest_font_pt()}
+    return layout_report(deck_name, b.evaluate(session, f"({JS_LAYOUT})({json.dumps(args)})"))
+
 
 JS_PREPARE_SHOTS = """Reveal.configure({transition: 'none', backgroundTransition: 'none', controls: false, progress: false,
   slideNumber: false}); true"""
@@ -524,10 +701,11 @@ def test_deck_renders_offline_in_chromium(path, browser, built_decks):
         assert info["math"] >= math, f"MathJax typeset {info['math']} formulas, the notebook has {math}"
         if path == FIXTURE:
             assert info["math"] == math and info["images"] == 1 and info["formula"]["h"] == 2
-            assert not info["tall"], f"fixture slides overflow: {info['tall']}"
-        elif info["tall"]:  # content for the notebook's author, not a broken deck: the slide scrolls
-            warnings.warn(f"{deck.html.name}: taller than the {slides.HEIGHT}px slide, it scrolls: "
-                          f"{', '.join(info['tall'])}", stacklevel=1)
+
+        # every slide fits, is readable from the back row, and every section has notes
+        layout = check_layout(browser, session, deck.html.name)
+        assert not layout, (f"{len(layout)} problem(s) at 1280x720 (each line: deck, slide as numbered in the deck, "
+                            "title, element, what is wrong):\n" + "\n".join(layout))
 
         # screenshots: the title slide, and the first slide with a formula (the formula itself must be drawn)
         browser.evaluate(session, JS_PREPARE_SHOTS)
@@ -635,3 +813,249 @@ def test_announcement_check_catches_a_skipped_result():
     assert announced_results_off_the_slides([md, code]) == [(0, [1])]
     code["metadata"]["slideshow"]["slide_type"] = "-"
     assert announced_results_off_the_slides([md, code]) == []
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Readable slides: excerpts, tables, titles, notes, figure style (no browser)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_tex_in_titles_becomes_plain_text():
+    assert slides.tex_to_text("$F(x) = H(x) - x$") == "F(x) = H(x) − x"
+    assert slides.tex_to_text("a $3\\times3$ kernel, $x_i^2$, $\\frac{a}{b}$") == "a 3 × 3 kernel, xᵢ², a/b"
+    assert slides.tex_to_text("`$code$` stays") == "`$code$` stays"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 04 · Residual **blocks**: $F(x) = H(x) - x$")])
+    assert slides.deck_title(nb) == "04 · Residual blocks: F(x) = H(x) − x"
+
+
+def test_index_titles_have_no_raw_tex(tmp_path):
+    decks = []
+    for path in COURSE:
+        nb = nbformat.read(path, as_version=4)
+        decks.append(slides.Deck(path, tmp_path / slides.deck_name(path), slides.deck_title(nb), slides.count_slides(nb)))
+    page = slides.write_index(decks, tmp_path).read_text(encoding="utf-8")
+    titles = re.findall(r'<a href="[^"]+">([^<]+)</a>', page) + re.findall(r"<title>([^<]+)</title>", page)
+    assert len(titles) == len(COURSE) + 1
+    raw = [t for t in titles if re.search(r"\$|\\[A-Za-z(\[]|\^|_\{", t)]
+    assert not raw, f"raw TeX in the index page's titles: {raw}"
+
+
+def test_excerpt_markers_and_metadata():
+    code = "class A:\n    # slide: hide\n    x = 1\n    y = 2\n    # slide: show\n    def f(self):\n        return 1\n"
+    assert slides.slide_source(code) == ("class A:\n    # … 2 lines (full code in the notebook)\n    def f(self):\n"
+                                         "        return 1")
+    assert slides.slide_source("a\n# slide: hide\nb") == "a\n# … 1 line (full code in the notebook)"
+    assert slides.slide_source("a\nb\nc\nd", "1, 4") == "a\n# … 2 lines (full code in the notebook)\nd"
+    assert slides.slide_source("no markers\n") == "no markers\n"
+    with pytest.raises(ValueError, match="not within the cell's 1-2"):
+        slides.slide_source("a\nb", "1-3")
+    with pytest.raises(ValueError, match="1-based line ranges"):
+        slides.slide_source("a\nb", "first two")
+
+
+def test_excerpt_on_the_slide_leaves_the_notebook_alone(tmp_path):
+    source = "import math\n# slide: hide\nSECRET_SETUP = 1\n# slide: show\nprint(math.pi)"
+    code = nbformat.v4.new_code_cell(source)
+    meta = nbformat.v4.new_code_cell("KEEP_ME = 1\nDROP_ME = 2\nKEEP_TOO = 3", metadata={"slide_excerpt": "1, 3"})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Excerpt"), code, meta])
+    path = tmp_path / "excerpt.ipynb"
+    nbformat.write(nb, path)
+    page = slides.build_deck(path, tmp_path / "out", cdn=True).html.read_text(encoding="utf-8")
+    assert "SECRET_SETUP" not in page and "slide: hide" not in page and "DROP_ME" not in page
+    assert "KEEP_ME" in page and "KEEP_TOO" in page and "full code in the notebook" in page
+    assert nbformat.read(path, as_version=4).cells[1].source == source
+
+
+def test_wide_tables_are_split_and_marked():
+    header = "name      " + "  ".join(f"column {i:02d}" for i in range(12))
+    rule = "--------  " + "  ".join("-" * 9 for _ in range(12))
+    row = "alpha     " + "  ".join(f"{i:>9}" for i in range(12))
+    text = f"before\n{header}\n{rule}\n{row}\nafter: a long sentence that is no table row at all\n"
+    out = slides.split_wide_tables(text, width=60)
+    lines = out.split("\n")
+    assert lines[0] == "before" and "after: a long sentence that is no table row at all" in lines
+    assert max(len(line) for line in lines if not line.startswith("after")) <= 60
+    assert sum(line.startswith("name") for line in lines) >= 3  # every part repeats the row labels
+    assert all(f"column {i:02d}" in out for i in range(12)) and all(f"{i:>9}" in out for i in range(12))
+    assert slides.split_wide_tables("a  b\n-  -\n1  2\n", width=60) == "a  b\n-  -\n1  2\n"  # narrow: unchanged
+    prose = "after: a long sentence that is no table row at all"
+    marked = slides._mark_tables(f"<pre>x\n{header}\n{rule}\n{row}\n{prose}</pre>")
+    assert marked.startswith('<pre>x\n<span class="slide-table">name') and marked.endswith(f"</span>{prose}</pre>")
+
+
+def test_error_outputs_show_their_last_line(tmp_path):
+    cell = nbformat.v4.new_code_cell("boom()", metadata={"tags": ["raises-exception"]})
+    cell.outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad",
+                                           traceback=["FRAME-SENTINEL-1", "FRAME-SENTINEL-2", "ValueError: LAST-LINE"])]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Errors"), cell])
+    path = tmp_path / "errors.ipynb"
+    nbformat.write(nb, path)
+    page = slides.build_deck(path, tmp_path / "out", cdn=True).html.read_text(encoding="utf-8")
+    assert "LAST-LINE" in page and "FRAME-SENTINEL" not in page
+
+
+def _notes_after_sections(nb) -> list[tuple[str, str | None]]:
+    """(section heading, text of the notes cell right after it or None) for every `slide` markdown cell."""
+    out = []
+    cells = nb.cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and slides.slide_type(cell) == "slide":
+            nxt = cells[i + 1] if i + 1 < len(cells) else None
+            notes = nxt.source if nxt is not None and slides.slide_type(nxt) == "notes" else None
+            out.append((cell.source.strip().splitlines()[0], notes))
+    return out
+
+
+@pytest.mark.parametrize("path", COURSE, ids=_ids(COURSE))
+def test_every_section_has_speaker_notes(path):
+    """Each section's slide is followed by notes: what to say, a question and its answer, minutes; the first slide's
+    notes give the deck's total, which is the sum of the sections' minutes."""
+    sections = _notes_after_sections(nbformat.read(path, as_version=4))
+    missing = [h for h, notes in sections if not notes]
+    assert not missing, f"{path.name}: sections without a notes cell right after their slide: {missing}"
+    minutes = []
+    for heading, notes in sections:
+        m = re.search(r"\*\*Say\*\* \((\d+) min\):\s*\S.{40,}", notes)
+        assert m and "**Ask the room:**" in notes and re.search(r"\*\*Expected answer:\*\*\s*\S", notes), \
+            f"{path.name}: the notes of {heading!r} need 'Say (N min)', 'Ask the room' and 'Expected answer'"
+        minutes.append(int(m.group(1)))
+    total = re.search(r"about (\d+) minutes for the whole deck", sections[0][1])
+    assert total, f"{path.name}: the first slide's notes must state the deck's total minutes"
+    assert int(total.group(1)) == sum(minutes), f"{path.name}: total {total.group(1)} ≠ sum of sections {sum(minutes)}"
+
+
+def test_slide_notes_tool_is_applied_and_idempotent(capsys):
+    from course_utils.tools import slide_notes
+
+    assert slide_notes.main(["--check"]) == 0, "run `python -m course_utils.tools.slide_notes` to apply the notes"
+    assert "would change" not in capsys.readouterr().out
+
+
+def test_slide_notes_apply_twice_changes_nothing():
+    from course_utils.tools import slide_notes
+
+    md = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}}, "source": ["# T\n", "text"]}
+    sec = {"cell_type": "markdown", "metadata": {"slideshow": {"slide_type": "slide"}}, "source": ["## 1 · A\n", "a\n", "SPLIT here\n", "b"]}
+    code = {"cell_type": "code", "metadata": {}, "source": ["x = 1\n", "y = 2\n", "z = 3"], "outputs": [], "execution_count": None}
+    deck = slide_notes.Deck(
+        notes=[slide_notes.Note("# T", 2, "say " * 12, "ask?", "answer."), slide_notes.Note("## 1 · A", 3, "say " * 12, "q?", "a.")],
+        fits=[slide_notes.Fit("x = 1", excerpt=(("x = 1", "x = 1"), ("z = 3", "z = 3")), add_tags=("slide-compact",)),
+              slide_notes.Fit("## 1 · A", split_at="SPLIT here")])  # fmt: skip
+    nb = {"cells": [md, sec, code], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    once = slide_notes.apply(json.loads(json.dumps(nb)), deck, "t")
+    twice = slide_notes.apply(json.loads(json.dumps(once)), deck, "t")
+    assert once == twice
+    kinds = [(c["cell_type"], c["metadata"].get("slideshow", {}).get("slide_type", "-")) for c in once["cells"]]
+    assert kinds == [("markdown", "slide"), ("markdown", "notes"), ("markdown", "slide"), ("markdown", "notes"),
+                     ("markdown", "subslide"), ("code", "-")]
+    assert "about 5 minutes for the whole deck" in "".join(once["cells"][1]["source"])
+    assert once["cells"][5]["metadata"] == {"slide_excerpt": "1, 3", "tags": ["slide-compact"]}
+    with pytest.raises(ValueError, match="no speaker notes"):
+        slide_notes.apply(nb, slide_notes.Deck(notes=[slide_notes.Note("# T", 1, "s", "q", "a")]), "t")
+
+
+def test_figure_style_sets_text_large_enough_for_slides():
+    from course_utils import plot
+
+    smallest = plot.smallest_font_pt()
+    # a figure up to the slide's full width (about 1215 screen px at 1280x720) keeps its smallest text at 14 pt or more
+    widest_px = 1215 / (slides.MIN_FIGURE_PT / (smallest * plot.STYLE["figure.dpi"] / 72 * 0.75))
+    assert widest_px >= 1264, f"with {smallest} pt text, only figures up to {widest_px:.0f} px keep 14 pt on a slide"
+    assert plot.smallest_font_pt({"font.size": 10, "legend.fontsize": "small"}) < 10
+
+
+FONT_SIZE = re.compile(r"\b(?:fontsize|labelsize|titlesize)\s*=\s*(\d+(?:\.\d+)?)|\bsize\s*=\s*(\d+(?:\.\d+)?)\b(?=[^\n]*(?:text|title|label|legend|annotate))")
+
+
+def figure_font_sizes(code: str, below: float) -> list[str]:
+    """Font sizes set in figure code that are below the style's smallest size (the slides' figure check assumes none)."""
+    return [m.group(0) for m in FONT_SIZE.finditer(code) if float(m.group(1) or m.group(2)) < below]
+
+
+def test_figure_font_size_scan_finds_small_sizes():
+    assert figure_font_sizes('ax.legend(fontsize=8)\nax.text(0, 0, "x", fontsize=16)', 15) == ["fontsize=8"]
+    assert figure_font_sizes("nn.Conv2d(3, 8, kernel_size=3)", 15) == []
+
+
+@pytest.mark.parametrize("path", [*COURSE, ROOT / "course_utils" / "plot.py"], ids=lambda p: p.name)
+def test_figures_use_the_course_style_sizes(path):
+    """Figure text comes from the course style (`course_utils.plot.STYLE`), not from per-figure font sizes below it."""
+    from course_utils import plot
+
+    if path.suffix == ".py":
+        code = path.read_text(encoding="utf-8")
+    else:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    small = figure_font_sizes(code, plot.smallest_font_pt())
+    assert not small, (f"{path.name}: font sizes below the course style's {plot.smallest_font_pt()} pt: {small}; "
+                       "leave them out (the style sets every size once)")
+
+
+@pytest.mark.parametrize("path", COURSE, ids=_ids(COURSE))
+def test_every_notebook_applies_the_course_style_first(path):
+    """The style is applied explicitly in the first code cell (importing course_utils changes no matplotlib setting)."""
+    first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    assert "cu.use_style()" in first.source, f"{path.name}: call cu.use_style() in the first code cell"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The layout check itself, and the PDF handouts
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def test_layout_check_names_what_does_not_fit(browser, tmp_path):
+    """A deck with a too-wide table, a too-tall slide, small text and a section without notes: each is reported with
+    the deck, the slide number, its title and the element."""
+    wide = "| " + " | ".join(f"heading{i}" for i in range(30)) + " |\n|" + "---|" * 30 + "\n| " + " | ".join("x" * 10 for _ in range(30)) + " |"  # fmt: skip
+    cells = [
+        nbformat.v4.new_markdown_cell("# Bad deck", metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Too wide\n\n" + wide, metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Too tall\n\n" + "\n\n".join(f"paragraph {i}" for i in range(30)),
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("## Tiny text\n\n<span style='font-size: 12px'>TINY-SENTINEL</span>",
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+        nbformat.v4.new_markdown_cell("## Broken words\n\n<pre style='word-break: break-all'>"
+                                      + " ".join(["supercalifragilistic"] * 12) + "</pre>",
+                                      metadata={"slideshow": {"slide_type": "slide"}}),
+        nbformat.v4.new_markdown_cell("notes", metadata={"slideshow": {"slide_type": "notes"}}),
+    ]
+    path = tmp_path / "bad.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    vendor = slides.ensure_vendor(ROOT / "slides" / "vendor", quiet=True)
+    deck = slides.build_deck(path, tmp_path / "out", vendor=vendor)
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Runtime"):
+            browser.send(f"{domain}.enable", {}, session)
+        browser.send("Emulation.setDeviceMetricsOverride",
+                     {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.send("Page.navigate", {"url": deck.html.resolve().as_uri()}, session)
+        browser.wait_event("Page.loadEventFired", session)
+        assert browser.evaluate(session, JS_SETTLED)
+        report = "\n".join(check_layout(browser, session, deck.html.name))
+    finally:
+        browser.send("Target.closeTarget", {"targetId": target})
+        browser.events = [e for e in browser.events if e.get("sessionId") != session]
+    assert re.search(r'bad\.slides\.html slide 2 \(#/1/0\) "Too wide": overflow: .* px past the right edge', report), report
+    assert re.search(r'slide 3 \(#/2/0\) "Too tall": overflow: .* px below the bottom', report), report
+    assert re.search(r'slide 3 \(#/2/0\) "Too tall": no speaker notes', report), report
+    assert re.search(r'slide 4 \(#/3/0\) "Tiny text": small text at 11\.\d px \(minimum 24 px\): span "TINY-SENTINEL"', report), report
+    assert re.search(r'slide 5 \(#/4/0\) "Broken words": overflow: a line breaks inside a word: "[a-z ]*\|[a-z]', report), report
+    assert "slide 1 " not in report and "slide number covers" not in report
+
+
+def test_pdf_handout_has_a_page_per_slide(built_decks, tmp_path):
+    chromium = slides.find_chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the PDF handout needs it")
+    deck = built_decks[FIXTURE.stem]
+    pdf = slides.print_pdf(deck, chromium)
+    assert pdf.name == "slides_fixture.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert slides.pdf_pages(pdf) == FIXTURE_SLIDES
+    short = slides.Deck(deck.notebook, deck.html, deck.title, FIXTURE_SLIDES + 1)
+    with pytest.raises(RuntimeError, match=f"{FIXTURE_SLIDES} pages for {FIXTURE_SLIDES + 1} slides"):
+        slides.print_pdf(short, chromium, tries=1)

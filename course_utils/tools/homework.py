@@ -395,6 +395,8 @@ def student_copy(nb: NotebookNode, name: str = "notebook") -> NotebookNode:
     except Exception as exc:  # nbgrader's RuntimeError/ValidationError name the problem
         raise HomeworkError(f"{name}: nbgrader could not make the student copy: {exc}") from None
     student = nbformat.reads(body, as_version=4)
+    # speaker notes are for the lecturer: they hold the expected answers to the questions asked in class
+    student.cells = [c for c in student.cells if (c.metadata.get("slideshow") or {}).get("slide_type") != "notes"]
     leaked = leaked_lines(nb, student)
     if leaked:
         raise HomeworkError(f"{name}: the student copy would still contain solution/hidden-test lines "

@@ -1,6 +1,6 @@
-"""Build the lecture decks: one reveal.js deck per course notebook, plus `slides/index.html`.
+"""Build the lecture decks: one reveal.js deck per course notebook, plus `slides/index.html` and a PDF handout per deck.
 
-    python -m course_utils.tools.slides [--cdn] [--out slides] [--vendor DIR] [NOTEBOOK ...]
+    python -m course_utils.tools.slides [--cdn] [--no-pdf] [--out slides] [--vendor DIR] [NOTEBOOK ...]
 
 Each deck comes from nbconvert's reveal exporter, driven by every cell's `metadata.slideshow.slide_type`
 (`slide`, `subslide`, `fragment`, `-`, `skip`, `notes`). By default the decks work offline from `file://`:
@@ -10,9 +10,26 @@ reused when present) and the decks point at them with relative paths; nbconvert'
 write an offline deck that still names a network address. `--cdn` writes decks that load reveal.js and MathJax
 from a CDN instead (for hosting; nothing is fetched at build time).
 
-Cells tagged `remove-input` (or `hide-input`) show only their output on the slide, `remove-output` (or
-`hide-output`) only their code; `slide-compact` sets a cell in smaller type (a long class that must stay one cell);
-the notebook itself is unchanged.
+PDF handouts: each offline deck is also printed to `<out>/<deck>.pdf` by headless Chromium (`?print-pdf`, networking
+off), one page per slide; the build checks the page count. `--no-pdf` skips them; without Chromium they are skipped
+with a note (Debian: `apt-get install chromium`, or set CHROMIUM to the browser's path).
+
+Sizes at 1280x720 (the tests measure them in Chromium): code at least 20 px, other text at least 24 px, figure text
+at least 14 pt as the figure is drawn on the slide (set by `course_utils.plot`'s style). Code wraps at the slide's
+edge instead of being cut off; an output table (the `format_table` layout: header, a rule of dashes, rows) wider
+than the slide is split into several tables stacked on the slide, each repeating the row labels.
+
+What a cell shows on its slide (the notebook itself is unchanged and stays the only copy of the code):
+- tags `remove-input` (or `hide-input`): only the output; `remove-output` (or `hide-output`): only the code;
+  `slide-compact`: tighter lines and a smaller figure (a cell that must stay one cell; never below the sizes above).
+- an excerpt of a long code cell, two ways; the slide shows `# … N lines (full code in the notebook)` in place of
+  each hidden run:
+  * marker comments in the code: the lines from a `# slide: hide` line to the next `# slide: show` line (or the end
+    of the cell) are left out; the marker lines themselves never show;
+  * cell metadata `"slide_excerpt": "1-12, 30-41"`: only these lines (1-based, inclusive) are shown; use it where
+    the code must stay verbatim (a class that is also in the package, checked by the drift test).
+- An error output shows its last line only (the exception and its message); the frames stay in the notebook.
+- Deck and index titles are plain text: TeX in a heading (`$F(x) = H(x) - x$`) becomes Unicode (`F(x) = H(x) − x`).
 """
 
 from __future__ import annotations
@@ -48,6 +65,13 @@ SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 SLIDE_BOUNDS = (8, 30)  # what a course deck should have (slides + subslides)
 THEME = "white"  # reveal.js theme with bundled fonts (some themes import web fonts)
 WIDTH, HEIGHT = 1280, 720  # 16:9, scaled by reveal.js to the projector
+# Type sizes in slide pixels. reveal.js scales the 1280x720 slide by 1 / (1 + MARGIN) in a 1280x720 window, so each
+# size is set a little above the minimum it must reach on the screen.
+MARGIN = 0.04
+MIN_CODE_PX, MIN_TEXT_PX, MIN_FIGURE_PT = 20, 24, 14  # as rendered at 1280x720 (the browser test measures them)
+CODE_PX, TEXT_PX = 21, 26
+TABLE_CHARS = 86  # monospace characters of an output line that fit the slide's width at CODE_PX
+
 
 _STAMP = ".course-vendor"
 # MathJax 2 ships 60 MB; the decks use the TeX input and CommonHTML output with TeX fonts only.
@@ -78,21 +102,80 @@ def count_slides(nb: nbformat.NotebookNode) -> int:
     return 1 + sum(t in ("slide", "subslide") for t in types[visible[0] + 1 :])
 
 
-def _plain(markdown: str) -> str:
+def _plain(markdown: str, strip: bool = True) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown)  # links -> their text
     text = re.sub(r"[*_`]+", "", text)
-    return " ".join(text.split())
+    return " ".join(text.split()) if strip else re.sub(r"\s+", " ", text)
+
+
+_TEX_SYMBOLS = {
+    "times": "×", "cdot": "·", "to": "→", "rightarrow": "→", "leftarrow": "←", "Rightarrow": "⇒", "le": "≤",
+    "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠", "neq": "≠", "approx": "≈", "sim": "∼", "pm": "±", "infty": "∞",
+    "sum": "∑", "prod": "∏", "partial": "∂", "nabla": "∇", "in": "∈", "ldots": "…", "dots": "…", "cdots": "⋯",
+    "lfloor": "⌊", "rfloor": "⌋", "lceil": "⌈", "rceil": "⌉", "circ": "∘", "odot": "⊙", "otimes": "⊗",
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "eta": "η",
+    "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ",
+    "varphi": "φ", "omega": "ω", "Delta": "Δ", "Sigma": "Σ", "Omega": "Ω", "mathbb{R}": "ℝ",
+    ",": "\u2009", ";": " ", ":": " ", "quad": " ", "qquad": "  ", "!": "", "left": "", "right": "", "{": "{", "}": "}",
+}
+_SUPERSCRIPT = str.maketrans("0123456789+-=()nix", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱˣ")
+_SUBSCRIPT = str.maketrans("0123456789+-=()aeijklmnopstx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢⱼₖₗₘₙₒₚₛₜₓ")
+_SCRIPT_CHARS = {True: set("0123456789+-=()nix"), False: set("0123456789+-=()aeijklmnopstx")}
+
+
+def _tex_formula_to_text(tex: str) -> str:
+    """One formula (without its delimiters) as Unicode text: symbols, minus signs, simple sub- and superscripts."""
+    t = re.sub(r"\\(?:mathrm|text|textrm|mathbf|mathit|operatorname|boldsymbol|mathcal)\s*\{([^{}]*)\}", r"\1", tex)
+    t = re.sub(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"\1/\2", t)
+    t = re.sub(r"\\sqrt\s*\{([^{}]*)\}", r"√(\1)", t)
+    t = re.sub(r"\\mathbb\{R\}", "ℝ", t)
+    binary = {"times", "cdot", "to", "rightarrow", "leftarrow", "Rightarrow", "le", "leq", "ge", "geq", "ne", "neq",
+              "approx", "sim", "pm", "in", "circ", "odot", "otimes"}
+    t = re.sub(r"\\([A-Za-z]+|[,;:!{}])",
+               lambda m: (f" {_TEX_SYMBOLS[m.group(1)]} " if m.group(1) in binary else _TEX_SYMBOLS.get(m.group(1), m.group(1))), t)
+
+    def script(m: re.Match, table: dict) -> str:
+        body = (m.group(1) if m.group(1) is not None else m.group(2)).strip()
+        if body and all(ch in _SCRIPT_CHARS[table is _SUPERSCRIPT] for ch in body):
+            return body.translate(table)
+        return ("^" if table is _SUPERSCRIPT else "_") + (body if len(body) == 1 else f"({body})")
+
+    t = re.sub(r"\^\s*(?:\{([^{}]*)\}|(\S))", lambda m: script(m, _SUPERSCRIPT), t)
+    t = re.sub(r"_\s*(?:\{([^{}]*)\}|(\S))", lambda m: script(m, _SUBSCRIPT), t)
+    t = t.replace("{", "").replace("}", "")
+    t = re.sub(r"(?<=[\w)\]}\s])-(?=[\s\w(])", "−", t)  # a minus sign, not a hyphen
+    t = re.sub(r"^-", "−", t)
+    return " ".join(t.split())
+
+
+def tex_to_text(text: str) -> str:
+    """`text` with every formula (`$..$`, `$$..$$`, `\\(..\\)`) turned into plain Unicode text, for places that do
+    not typeset math: the browser tab, the index page, the PDF's outline."""
+
+    def fix(m: re.Match) -> str:
+        tex = m.group(0)
+        for left, right in (("$$", "$$"), ("$", "$"), ("\\\\(", "\\\\)"), ("\\(", "\\)"), ("\\\\[", "\\\\]"), ("\\[", "\\]")):
+            if tex.startswith(left) and tex.endswith(right) and len(tex) >= len(left) + len(right):
+                return _tex_formula_to_text(tex[len(left) : len(tex) - len(right)])
+        return _tex_formula_to_text(tex)
+
+    return "".join(piece if is_code else _MATH.sub(fix, piece) for is_code, piece in _split_code(text))
 
 
 def deck_title(nb: nbformat.NotebookNode, fallback: str = "") -> str:
-    """The notebook's first markdown heading, as plain text (the index page and the browser tab show it)."""
+    """The notebook's first markdown heading, as plain text with its TeX in Unicode (the index page and the browser
+    tab show it; neither typesets math)."""
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         for line in cell.source.splitlines():
             m = re.match(r"\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", line)
             if m:
-                return _plain(m.group(1))
+                heading, pos, parts = m.group(1), 0, []
+                for formula in _MATH.finditer(heading):  # markdown marks come off the text, not the formulas
+                    parts += [_plain(heading[pos : formula.start()], strip=False), tex_to_text(formula.group(0))]
+                    pos = formula.end()
+                return " ".join("".join([*parts, _plain(heading[pos:], strip=False)]).split())
     return fallback
 
 
@@ -188,6 +271,179 @@ def math_for_slides(markdown: str) -> str:
         return tex
 
     return "".join(text if is_code else _MATH.sub(fix, text) for is_code, text in _split_code(markdown))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Code and output as the slide shows them: excerpts of long cells, wide tables split
+# --------------------------------------------------------------------------------------------------------------
+
+EXCERPT_KEY = "slide_excerpt"  # cell metadata: the lines a slide shows, e.g. "1-12, 30-41"
+_HIDE = re.compile(r"^\s*# slide: hide\s*$")
+_SHOW = re.compile(r"^\s*# slide: show\s*$")
+
+
+def excerpt_lines(spec: str, n_lines: int) -> list[bool]:
+    """Which of a cell's `n_lines` lines a `slide_excerpt` spec like "1-12, 30-41" shows (1-based, inclusive)."""
+    shown = [False] * n_lines
+    for part in str(spec).split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+))?\s*", part)
+        if not m:
+            raise ValueError(f"{EXCERPT_KEY} {spec!r}: write 1-based line ranges such as \"1-12, 30-41\"")
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if not 1 <= lo <= hi <= n_lines:
+            raise ValueError(f"{EXCERPT_KEY} {spec!r}: lines {lo}-{hi} are not within the cell's 1-{n_lines}")
+        for i in range(lo - 1, hi):
+            shown[i] = True
+    return shown
+
+
+def slide_source(source: str, excerpt: str | None = None) -> str:
+    """The code a slide shows for a cell: without the lines between `# slide: hide` and `# slide: show` (or outside
+    the `excerpt` line ranges), each hidden run replaced by one comment line saying how many lines it stands for."""
+    lines = source.splitlines()
+    if excerpt:
+        keep: list[bool | None] = list(excerpt_lines(excerpt, len(lines)))
+    else:
+        if not any(_HIDE.match(line) or _SHOW.match(line) for line in lines):
+            return source
+        keep, hiding = [], False
+        for line in lines:
+            if _HIDE.match(line) or _SHOW.match(line):
+                hiding = bool(_HIDE.match(line))
+                keep.append(None)  # a marker: never shown, not counted
+            else:
+                keep.append(not hiding)
+    out: list[str] = []
+    hidden: list[str] = []
+
+    def flush() -> None:
+        if hidden:
+            code = [h for h in hidden if h.strip()]
+            indent = re.match(r"\s*", code[0]).group(0) if code else ""
+            n = len(hidden)
+            out.append(f"{indent}# … {n} line{'s' if n != 1 else ''} (full code in the notebook)")
+            hidden.clear()
+
+    for line, shown in zip(lines, keep):
+        if shown is None:
+            continue
+        if shown:
+            flush()
+            out.append(line)
+        else:
+            hidden.append(line)
+    flush()
+    while out and not out[-1].strip():
+        out.pop()
+    return "\n".join(out)
+
+
+_RULE = re.compile(r"^(-{2,})((?: +-{2,})*) *$")
+
+
+def _table_spans(rule: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in re.finditer(r"-+", rule)]
+
+
+def _fits_columns(line: str, spans: list[tuple[int, int]]) -> bool:
+    """A table row: blank wherever the rule has a gap between columns, and no longer than the table."""
+    if not line.strip() or len(line.rstrip()) > spans[-1][1] + 2:
+        return False
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(spans, spans[1:])]
+    return all(not line[a:b].strip() for a, b in gaps)
+
+
+def split_wide_tables(text: str, width: int = TABLE_CHARS) -> str:
+    """`text` with each table in the `format_table` layout (header, rule of dashes, rows) that is wider than `width`
+    characters split into tables stacked one under another, each repeating the row labels (the first column and
+    any text columns right after it) and at most `width` characters wide."""
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        rule = lines[i + 1] if i + 1 < len(lines) else ""
+        if not (_RULE.match(rule) and lines[i].strip() and len(_table_spans(rule)) > 1):
+            out.append(lines[i])
+            i += 1
+            continue
+        spans = _table_spans(rule)
+        j = i + 2
+        while j < len(lines) and _fits_columns(lines[j], spans):
+            j += 1
+        header, rows = lines[i], lines[i + 2 : j]
+        if max(len(x.rstrip()) for x in (header, rule, *rows)) <= width:
+            out += lines[i:j]
+            i = j
+            continue
+        cells = [[x[a:b] for a, b in spans] for x in (header, rule, *rows)]
+        keys = 1
+        while keys < len(spans) - 1 and all(not re.match(r"\s*[-+]?[\d.,]", row[keys]) for row in cells[2:]):
+            keys += 1
+        key_width = spans[keys - 1][1] - spans[0][0]
+        chunks: list[list[int]] = [[]]
+        used = key_width
+        for c in range(keys, len(spans)):
+            w = spans[c][1] - spans[c][0] + 2
+            if chunks[-1] and used + w > width:
+                chunks.append([])
+                used = key_width
+            chunks[-1].append(c)
+            used += w
+        for n, chunk in enumerate(chunks):
+            if n:
+                out.append("")
+            for row in cells:
+                out.append("  ".join(row[c] for c in [*range(keys), *chunk]).rstrip())
+        i = j
+    return "\n".join(out)
+
+
+_OUTPUT_PRE = re.compile(r"<pre>(?!<span></span>)(.*?)</pre>", re.S)
+
+
+def _mark_tables(page: str) -> str:
+    """In output `<pre>` blocks, each table (header, rule of dashes, rows) goes into a `<span class="slide-table">`,
+    which the deck's CSS never wraps; the text around it wraps at the slide's edge like any output."""
+
+    def mark(m: re.Match) -> str:
+        lines = m.group(1).split("\n")
+        plain = [html.unescape(re.sub(r"<[^>]*>", "", line)) for line in lines]
+        out: list[str] = []
+        i = 0
+        while i < len(lines):
+            if i + 1 < len(lines) and plain[i].strip() and _RULE.match(plain[i + 1]) and len(_table_spans(plain[i + 1])) > 1:
+                spans = _table_spans(plain[i + 1])
+                j = i + 2
+                while j < len(lines) and _fits_columns(plain[j], spans):
+                    j += 1
+                out.append('<span class="slide-table">' + "\n".join(lines[i:j]) + "</span>")
+                i = j
+            else:
+                out.append(lines[i])
+                i += 1
+        return "<pre>" + "\n".join(out).replace("</span>\n", "</span>") + "</pre>"
+
+    return _OUTPUT_PRE.sub(mark, page)
+
+
+def _for_slides(nb: nbformat.NotebookNode, name: str) -> None:
+    """Turn the notebook (a copy read for the deck) into what the slides show: excerpts, split tables, math fixed."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            cell.source = math_for_slides(cell.source)
+        elif cell.cell_type == "code":
+            try:
+                cell.source = slide_source(cell.source, cell.metadata.get(EXCERPT_KEY))
+            except ValueError as exc:
+                raise RuntimeError(f"{name}: cell {i}: {exc}") from None
+            for out in cell.get("outputs", []):
+                if out.get("output_type") == "error" and out.get("traceback"):
+                    # the slide shows what the error says (its last line); the frames stay in the notebook
+                    out["traceback"] = [out["traceback"][-1]]
+                elif out.get("output_type") == "stream":
+                    out["text"] = split_wide_tables(out.get("text", ""))
+                elif "text/plain" in out.get("data", {}):
+                    out["data"]["text/plain"] = split_wide_tables(out["data"]["text/plain"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -304,42 +560,71 @@ def ensure_vendor(vendor: Path, *, quiet: bool = False) -> Path:
 # --------------------------------------------------------------------------------------------------------------
 
 _CSS = """
-/* course decks: readable code on a projector, figures that fit, slides that scroll instead of overflowing */
+/* course decks: code and text readable from the back row, nothing cut off (long lines wrap; a slide that is still
+   too tall fails the browser test), figures that fit */
 :root {
-  --jp-content-font-size1: 26px;
-  --jp-ui-font-size1: 22px;
-  --jp-code-font-size: 19px;
-  --jp-code-line-height: 1.35;
+  --jp-content-font-size1: __TEXT__px;
+  --jp-ui-font-size1: __TEXT__px;
+  --jp-code-font-size: __CODE__px;
+  --jp-code-line-height: 1.3;
   --jp-cell-prompt-width: 0px;
   --jp-content-font-family: "Source Sans Pro", Helvetica, Arial, sans-serif;
 }
-.reveal { font-size: 26px; }
+.reveal { font-size: __TEXT__px; }
 .reveal .slides { text-align: left; }
-.reveal .slides section section { max-height: __HEIGHT__px; overflow-y: auto; overflow-x: hidden; }
-.reveal .slides section section.present { padding: 0 8px; box-sizing: border-box; }
-.reveal h1 { font-size: 58px; line-height: 1.15; margin-bottom: 0.5em; }
-.reveal h2 { font-size: 44px; line-height: 1.2; margin-bottom: 0.5em; }
+.reveal .slides section section { max-height: __HEIGHT__px; overflow: hidden; }
+/* the bottom band stays clear for the slide number (bottom left) and the arrows (bottom right) */
+.reveal .slides section section { padding: 0 8px 40px; box-sizing: border-box; }
+.reveal h1 { font-size: 56px; line-height: 1.15; margin-bottom: 0.45em; }
+.reveal h2 { font-size: 44px; line-height: 1.2; margin-bottom: 0.45em; }
 .reveal h3 { font-size: 34px; margin-bottom: 0.4em; }
+.reveal h4, .reveal h5, .reveal h6 { font-size: 30px; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; }
-.reveal .jp-RenderedHTMLCommon { font-size: var(--jp-content-font-size1); line-height: 1.4; }
+.reveal .jp-RenderedHTMLCommon { font-size: var(--jp-content-font-size1); line-height: 1.35; overflow: visible; }
 .reveal .jp-RenderedHTMLCommon p, .reveal .jp-RenderedHTMLCommon li { font-size: inherit; }
-.reveal .jp-RenderedHTMLCommon table { font-size: 22px; }
+.reveal .jp-RenderedHTMLCommon small, .reveal .jp-RenderedHTMLCommon sub, .reveal .jp-RenderedHTMLCommon sup {
+  font-size: inherit;
+}
+/* tables keep their words whole: a column is as wide as its longest word */
+.reveal .jp-RenderedHTMLCommon table { font-size: __TEXT__px; table-layout: auto; margin: 0.4em 0; }
+.reveal .jp-RenderedHTMLCommon th, .reveal .jp-RenderedHTMLCommon td {
+  padding: 0.15em 0.45em; word-break: keep-all; overflow-wrap: normal; hyphens: none; width: auto;
+}
+.reveal .jp-RenderedHTMLCommon td .mjx-full-width, .reveal .jp-RenderedHTMLCommon td .MathJax_CHTML {
+  width: auto !important; display: inline-block;
+}
+.reveal .jp-InputArea, .reveal .jp-Cell-inputWrapper, .reveal .jp-OutputArea { overflow: visible; }
+.reveal .jp-RenderedHTMLCommon code, .reveal code { font-size: max(0.85em, __CODE__px); }
 .reveal .jp-InputArea-editor { border: 1px solid #d0d7de; border-radius: 4px; background: #f6f8fa; }
-.reveal div.highlight > pre, .reveal .jp-OutputArea-output > pre {
-  font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); width: 100%; overflow-x: auto;
+/* code wraps at the slide's edge, between words (JupyterLab's outputs break anywhere: "2 thread / s"); a long name
+   breaks only when nothing else can */
+.reveal div.highlight > pre, .reveal .jp-OutputArea-output > pre, .reveal pre {
+  font-size: var(--jp-code-font-size); line-height: var(--jp-code-line-height); width: 100%; box-sizing: border-box;
+  white-space: pre-wrap; word-break: normal; overflow-wrap: anywhere; overflow: visible; max-height: none;
+  box-shadow: none;
 }
-.reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; }
+.reveal pre code { font-size: inherit; max-height: none; overflow: visible; white-space: inherit; }
+/* an output table (header, rule of dashes, rows) never wraps: the builder splits one too wide for the slide */
+.reveal pre .slide-table { display: block; white-space: pre; overflow-wrap: normal; }
+.reveal .jp-OutputArea-output img { max-height: __IMG__px; width: auto; max-width: 100%; margin: 4px 0; }
+/* reveal.js spaces blocks 20 px apart; a slide that shows a cell and its output needs the room */
+.reveal pre { margin: 6px 0; }
+.reveal .jp-Cell { padding: 2px 0; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
-.reveal .slide-number { font-size: 18px; background: rgba(0, 0, 0, 0.45); }
-.reveal mjx-container, .reveal .MathJax_CHTML { font-size: 110%; }
+/* the slide number sits bottom left, clear of the navigation arrows (bottom right) */
+.reveal .slide-number { font-size: 20px; background: rgba(0, 0, 0, 0.55); left: 8px; right: auto; bottom: 8px; }
+.reveal mjx-container, .reveal .MathJax_CHTML { font-size: 105%; }
 .reveal .celltag_slide-compact div.highlight > pre, .reveal .celltag_slide-compact .jp-OutputArea-output > pre {
-  font-size: 14px; line-height: 1.2;
+  font-size: __CODE__px; line-height: 1.18;
 }
-.reveal .celltag_slide-compact.jp-RenderedHTMLCommon { font-size: 21px; line-height: 1.3; }
+.reveal .celltag_slide-compact.jp-RenderedHTMLCommon { font-size: __TEXT__px; line-height: 1.25; }
 .reveal .celltag_slide-compact .jp-OutputArea-output img { max-height: __IMG_COMPACT__px; }
-""".replace("__HEIGHT__", str(HEIGHT)).replace("__IMG__", str(int(HEIGHT * 0.78))).replace(
-    "__IMG_COMPACT__", str(int(HEIGHT * 0.6))
-)
+/* the PDF handout: one page per slide, nothing hidden */
+html.print-pdf .reveal .slides section section { overflow: visible; }
+"""
+for _key, _value in {"__HEIGHT__": HEIGHT, "__IMG__": int(HEIGHT * 0.75), "__IMG_COMPACT__": int(HEIGHT * 0.55),
+                     "__TEXT__": TEXT_PX, "__CODE__": CODE_PX}.items():  # fmt: skip
+    _CSS = _CSS.replace(_key, str(_value))
 
 _TEMPLATE = r"""
 {%- extends 'index.html.j2' -%}
@@ -360,6 +645,10 @@ _TEMPLATE = r"""
 <script src="{{ resources.reveal.url_prefix }}/plugin/notes/notes.js"></script>
 <script>
 (function () {
+  if (window.MathJax && MathJax.Hub && MathJax.Hub.Config) {
+    // break long formulas a little inside the slide: MathJax's width estimate runs a few pixels over
+    MathJax.Hub.Config({CommonHTML: {linebreaks: {automatic: true, width: "96% container"}}});
+  }
   function rerenderMath() {
     // MathJax measured hidden slides at width 0; typeset the current one again now that it is visible
     if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) {
@@ -376,7 +665,9 @@ _TEMPLATE = r"""
     transition: "{{ resources.reveal.transition }}",
     width: {{ resources.reveal.width }},
     height: {{ resources.reveal.height }},
-    margin: 0.04,
+    margin: {{ resources.course_margin }},
+    pdfSeparateFragments: false,
+    pdfMaxPagesPerSlide: 1,
     plugins: [RevealNotes]
   });
   Reveal.on("slidechanged", rerenderMath);
@@ -495,12 +786,11 @@ def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | N
     title = deck_title(nb, fallback=notebook.stem)
     nb.metadata.pop("widgets", None)  # widget state would pull the widget manager from a CDN
     nb.metadata["title"] = title
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            cell.source = math_for_slides(cell.source)
+    _for_slides(nb, notebook.name)
     reveal, mathjax = _urls(out, vendor, cdn)
     exporter = _exporter(reveal, mathjax)
-    resources = {"metadata": {"name": notebook.stem, "path": str(notebook.parent)}, "course_css": _CSS}
+    resources = {"metadata": {"name": notebook.stem, "path": str(notebook.parent)}, "course_css": _CSS,
+                 "course_margin": MARGIN}
     try:
         body, _ = exporter.from_notebook_node(nb, resources=resources)
     except ValueError as exc:  # e.g. every cell is `skip`
@@ -510,8 +800,69 @@ def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | N
         if remote:
             raise RuntimeError(f"{notebook.name}: the offline deck would load from the network: {remote}")
     target = out / deck_name(notebook)
-    target.write_text(body, encoding="utf-8")
+    target.write_text(_mark_tables(body), encoding="utf-8")
     return Deck(notebook, target, title, count_slides(nb))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# PDF handouts: headless Chromium prints `?print-pdf`, networking off
+# --------------------------------------------------------------------------------------------------------------
+
+# Any network request fails at once: no name resolves, and everything not local goes to a closed port.
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+)  # fmt: skip
+
+
+def find_chromium() -> str | None:
+    """The Chromium (or Chrome) to drive: $CHROMIUM if set, else the first of chromium, chromium-browser,
+    google-chrome on the PATH."""
+    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def pdf_pages(pdf: Path) -> int:
+    """Pages in a PDF that Chromium wrote (its page objects are not compressed)."""
+    return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf.read_bytes()))
+
+
+def _chromium_print(html: Path, target: Path, chromium: str, timeout: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="slides-pdf-") as profile:
+        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+               "--virtual-time-budget=30000", "--run-all-compositor-stages-before-draw",
+               f"--print-to-pdf={target}", html.resolve().as_uri() + "?print-pdf"]  # fmt: skip
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{html.name}: Chromium did not print the PDF within {timeout:.0f} s") from None
+    if proc.returncode != 0 or not target.is_file():
+        said = proc.stderr.strip()[-400:]
+        raise RuntimeError(f"{html.name}: Chromium could not print the PDF handout (exit status "
+                           f"{proc.returncode}): {said}")  # fmt: skip
+
+
+def print_pdf(deck: Deck, chromium: str, *, timeout: float = 120, tries: int = 3) -> Path:
+    """Print `deck` to `<deck>.pdf` next to it (one page per slide, fragments shown) and check the page count.
+
+    A busy machine can make Chromium print before reveal.js has laid the deck out for print (one page in all); that
+    print is tried again, up to `tries` times."""
+    target = deck.html.with_name(deck.html.name.removesuffix(".slides.html") + ".pdf")
+    pages = 0
+    for _ in range(tries):
+        target.unlink(missing_ok=True)
+        _chromium_print(deck.html, target, chromium, timeout)
+        pages = pdf_pages(target)
+        if pages == deck.slides or pages > 1:  # more than one page: laid out for print, the count is the deck's
+            break
+    if pages != deck.slides:
+        raise RuntimeError(f"{target.name}: {pages} pages for {deck.slides} slides; a slide taller than the page "
+                           "spilled over (make it fit: the browser test names it) or a slide is missing")
+    return target
 
 
 _INDEX = """<!DOCTYPE html>
@@ -596,8 +947,10 @@ def build(
     cdn: bool = False,
     vendor: Path | None = None,
     quiet: bool = False,
+    pdf: bool = False,
 ) -> list[Deck]:
-    """Build decks for `notebooks` (default: every course notebook) into `out`, and the index page."""
+    """Build decks for `notebooks` (default: every course notebook) into `out`, and the index page; with `pdf`, also
+    a PDF handout per offline deck (skipped with a note when Chromium is missing)."""
     notebooks = list(notebooks) if notebooks else course_notebooks()
     if not notebooks:
         raise RuntimeError(f"no notebooks to build (none given, and no NN_name.ipynb in {NOTEBOOKS})")
@@ -616,6 +969,16 @@ def build(
     index = write_index(_indexed_decks(built, out), out, cdn=cdn)
     if not quiet:
         print(f"index: {display_path(index)}", flush=True)
+    if pdf and not cdn:
+        chromium = find_chromium()
+        if chromium is None:
+            print("slides: PDF handouts skipped: Chromium is not installed (Debian: apt-get install chromium; or set "
+                  "CHROMIUM to the browser's path). Use --no-pdf to skip them without this note.", file=sys.stderr)
+        else:
+            for deck in built:
+                handout = print_pdf(deck, chromium)
+                if not quiet:
+                    print(f"{display_path(handout)}: {deck.slides} pages", flush=True)
     return built
 
 
@@ -628,9 +991,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cdn", action="store_true", help="link reveal.js and MathJax from a CDN (for hosting)")
     parser.add_argument("--vendor", type=Path, default=None,
                         help="where reveal.js and MathJax are kept for offline decks (default: OUT/vendor)")
+    parser.add_argument("--no-pdf", action="store_true",
+                        help="skip the PDF handouts (by default each offline deck is printed by headless Chromium)")
     args = parser.parse_args(argv)
     try:
-        build(args.notebooks, args.out, cdn=args.cdn, vendor=args.vendor)
+        build(args.notebooks, args.out, cdn=args.cdn, vendor=args.vendor, pdf=not args.no_pdf)
     except RuntimeError as exc:
         print(f"slides: {exc}", file=sys.stderr)
         return 1
