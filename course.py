@@ -24,6 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
+import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -63,22 +66,126 @@ def _install_key() -> str:
     return h.hexdigest()
 
 
+# Which Python to advise installing when the running one is outside the supported range (any in the range works).
+ADVISED_PYTHON = "3.13"
+
+
+def python_range(pyproject: Path = ROOT / "pyproject.toml") -> tuple[tuple[int, int], tuple[int, int]]:
+    """The supported Pythons as (lowest, highest) minor versions, read from pyproject.toml's `requires-python`
+    (">=3.11,<3.15" -> ((3, 11), (3, 14))): the one place that states them. No tomllib: this runs on any Python."""
+    line = re.search(r'^requires-python\s*=\s*"([^"]*)"', pyproject.read_text(), re.M)
+    low = line and re.search(r">=\s*(\d+)\.(\d+)", line[1])
+    high = line and re.search(r"<\s*(\d+)\.(\d+)", line[1])
+    if not (low and high):
+        raise SystemExit(f'{pyproject}: requires-python must read ">=3.X,<3.Y" (the supported Pythons).')
+    return (int(low[1]), int(low[2])), (int(high[1]), int(high[2]) - 1)
+
+
+def python_problem(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> str | None:
+    """Why this Python cannot install the course's pinned versions, and which Python to install; None if it can."""
+    low, high = python_range()
+    if low <= tuple(version[:2]) <= high:
+        return None
+    this, span = ".".join(map(str, version)), f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    why = "is too old" if tuple(version[:2]) < low else "is newer than the course has been tested with"
+    v = ADVISED_PYTHON
+    return (f"This is Python {this}, which {why}: the course's pinned versions (constraints.txt: torch, numpy, "
+            f"matplotlib, ...) have wheels for Python {span} only.\n"
+            f"Install Python {v} (any of {span} works) and run the command with it, e.g. `python{v} course.py run`:\n"
+            f"  Linux    sudo apt install python{v} python{v}-venv (Ubuntu: the deadsnakes PPA), or: uv python install {v}\n"
+            f"  macOS    brew install python@{v}, or the installer from https://www.python.org/downloads/\n"
+            f"  Windows  winget install Python.Python.{v}, then: py -{v} course.py run\n"
+            f"  conda    conda create -n cnn-course python={v} && conda activate cnn-course\n"
+            f"No Python to install? Open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
+
+
+# What pip prints when it cannot reach the package index (requests/urllib3 errors, DNS, proxies, TLS, timeouts).
+NETWORK_SIGNS = (
+    "Could not fetch URL", "NewConnectionError", "Failed to establish a new connection", "Max retries exceeded",
+    "Temporary failure in name resolution", "Name or service not known", "nodename nor servname",
+    "getaddrinfo failed", "Network is unreachable", "No route to host", "Connection refused", "Connection reset",
+    "ConnectTimeoutError", "ReadTimeoutError", "Read timed out", "ProxyError", "SSLError",
+    "CERTIFICATE_VERIFY_FAILED", "HTTPSConnectionPool", "Connection aborted", "IncompleteRead",
+)  # fmt: skip
+
+
+def pip_failure(output: str, version: tuple[int, ...] = tuple(sys.version_info[:3]), machine: str = "") -> str:
+    """A message naming what went wrong in a failed `pip install` and its fix, from pip's output: no build of a
+    pinned version for this Python or platform, the network, or anything else (the last error pip printed)."""
+    py = ".".join(map(str, version[:2]))
+    machine = machine or f"{sys.platform} {platform.machine()}"
+    low, high = python_range()
+    span = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    other_python = re.search(r"Package '([^']+)' requires a different Python", output)
+    # "Could not find a version that satisfies the requirement numpy==2.4.6 (from versions: 2.2.6, 2.3.5)": the index
+    # answered, but nothing fits this Python or platform. "(from versions: none)" is what an unreachable index gives.
+    no_fit = re.search(r"requirement (\S+) \(from versions: (?!none\))[^)]+\)", output)
+    if other_python or no_fit:
+        name = (other_python or no_fit)[1]
+        return (f"Installing into .venv failed: there is no build of {name} for Python {py} on {machine} "
+                f"(pip's output above). The pinned versions install on Python {span} on Linux (x86_64, aarch64), "
+                f"macOS on Apple silicon and Windows x64.\n"
+                f"Install Python {ADVISED_PYTHON} and run the command with it (e.g. `python{ADVISED_PYTHON} course.py "
+                f"run`; .venv is made anew). On an Intel Mac (PyTorch publishes no wheels for it) or another "
+                f"platform: open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
+    unreachable = "(from versions: none)" in output and "No matching distribution" in output
+    if unreachable or any(sign in output for sign in NETWORK_SIGNS):
+        return ("Installing into .venv failed: pip could not reach the package index (its errors are above). Check "
+                "the network connection (and HTTPS_PROXY, or PIP_INDEX_URL for a mirror), then run the command "
+                "again; what was already downloaded is kept.\n"
+                "Offline for good? Activate an environment that already has PyTorch and run the command again "
+                "(README: 'Already have an environment').")  # fmt: skip
+    errors = [line.strip() for line in output.splitlines() if line.strip().startswith("ERROR:")]
+    last = f" pip's last error: {errors[-1]}" if errors else ""
+    return (f"Installing into .venv failed (pip's output is above).{last}\n"
+            "Fix what it names (e.g. free disk space), then run the command again; deleting .venv starts afresh.")
+
+
+def _pip(cmd: list[str]) -> tuple[int, str]:
+    """Run pip, showing its output as it comes and keeping a copy to explain a failure."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def _venv_version() -> tuple[int, int] | None:
+    """The Python version .venv was made with (from its pyvenv.cfg), or None when there is no .venv."""
+    cfg = VENV / "pyvenv.cfg"
+    found = cfg.exists() and re.search(r"^version(?:_info)?\s*=\s*(\d+)\.(\d+)", cfg.read_text(), re.M)
+    return (int(found[1]), int(found[2])) if found else None
+
+
 def ensure_venv() -> None:
     """Create .venv if missing and (re)install the course when its requirements changed."""
-    if sys.version_info < (3, 10):  # noqa: UP036 - this file runs under whatever python3 the user has
-        sys.exit(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}: install a newer Python first.")
+    problem = python_problem()
+    if problem:
+        sys.exit(problem)
+    made_with = _venv_version()
+    if made_with and python_problem(made_with):  # e.g. left from an attempt with a Python outside the range
+        print(f"Replacing {VENV}: it was made with Python {made_with[0]}.{made_with[1]}, outside the supported range.",
+              flush=True)
+        shutil.rmtree(VENV)
     if not venv_python().exists():
         print(f"Creating {VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as error:
+            shutil.rmtree(VENV, ignore_errors=True)
+            v = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            sys.exit(f"Could not create {VENV} with this Python ({error}). Debian and Ubuntu ship venv and pip "
+                     f"separately: sudo apt install python{v}-venv, then run the command again.")
     key = _install_key()
     if STAMP.exists() and STAMP.read_text().strip() == key:
         return
     print("Installing the course and its pinned dependencies into .venv (the first time takes a few minutes) ...", flush=True)
     cmd = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q",
            "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[{EXTRAS}]"]  # fmt: skip
-    result = subprocess.run(cmd, cwd=ROOT)
-    if result.returncode:
-        sys.exit("Installing into .venv failed (see the pip output above). Check the network, then run the command again.")
+    returncode, output = _pip(cmd)
+    if returncode:
+        sys.exit(pip_failure(output))
     STAMP.write_text(key + "\n")
 
 
