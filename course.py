@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = "dev,instructor"
+EXTRAS = "jupyter,dev,instructor"
 STAMP = VENV / ".course-installed"
 VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "reference", "gpu-check", "setup")
 
@@ -116,25 +116,28 @@ def pip_failure(output: str, version: tuple[int, ...] = tuple(sys.version_info[:
     machine = machine or f"{sys.platform} {platform.machine()}"
     low, high = python_range()
     span = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
-    other_python = re.search(r"Package '([^']+)' requires a different Python", output)
-    # "Could not find a version that satisfies the requirement numpy==2.4.6 (from versions: 2.2.6, 2.3.5)": the index
-    # answered, but nothing fits this Python or platform. "(from versions: none)" is what an unreachable index gives.
-    no_fit = re.search(r"requirement (\S+) \(from versions: (?!none\))[^)]+\)", output)
-    if other_python or no_fit:
-        name = (other_python or no_fit)[1]
-        return (f"Installing into .venv failed: there is no build of {name} for Python {py} on {machine} "
-                f"(pip's output above). The pinned versions install on Python {span} on Linux (x86_64, aarch64), "
-                f"macOS on Apple silicon and Windows x64.\n"
-                f"Install Python {ADVISED_PYTHON} and run the command with it (e.g. `python{ADVISED_PYTHON} course.py "
-                f"run`; .venv is made anew). On an Intel Mac (PyTorch publishes no wheels for it) or another "
-                f"platform: open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
-    unreachable = "(from versions: none)" in output and "No matching distribution" in output
-    if unreachable or any(sign in output for sign in NETWORK_SIGNS):
+    version_problem = (f"Installing into .venv failed: no build of {{name}} fits Python {py} on {machine} (pip's output "
+                       f"above). The pinned versions install on Python {span} on Linux (x86_64, aarch64), macOS on "
+                       f"Apple silicon and Windows x64.\n"
+                       f"Another Python? Install Python {ADVISED_PYTHON} and run the command with it (e.g. "
+                       f"`python{ADVISED_PYTHON} course.py run`). An Intel Mac (PyTorch publishes no wheels for it) or "
+                       f"another platform? Open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
+    # "requires a different Python", or "(from versions: 2.2.6, 2.3.5)": the index answered, nothing fits this Python.
+    fits_not = re.search(r"Package '([^']+)' requires a different Python", output) or re.search(
+        r"requirement (\S+) \(from versions: (?!none\))[^)]+\)", output)
+    if fits_not:
+        return version_problem.format(name=fits_not[1])
+    if any(sign in output for sign in NETWORK_SIGNS):
         return ("Installing into .venv failed: pip could not reach the package index (its errors are above). Check "
                 "the network connection (and HTTPS_PROXY, or PIP_INDEX_URL for a mirror), then run the command "
                 "again; what was already downloaded is kept.\n"
                 "Offline for good? Activate an environment that already has PyTorch and run the command again "
                 "(README: 'Already have an environment').")  # fmt: skip
+    # The index answered, but the pins cannot all be met here: with -q pip names only what it could not install.
+    unmet = re.search(r"No matching distribution found for (\S+)", output) or re.search(
+        r"Cannot install (.+?) because these package versions have conflicting dependencies", output)
+    if unmet or "ResolutionImpossible" in output:
+        return version_problem.format(name=unmet[1] if unmet else "a pinned version")
     errors = [line.strip() for line in output.splitlines() if line.strip().startswith("ERROR:")]
     last = f" pip's last error: {errors[-1]}" if errors else ""
     return (f"Installing into .venv failed (pip's output is above).{last}\n"
@@ -213,7 +216,7 @@ def use_running_python(verb: str, environ: dict[str, str] | None = None) -> bool
         missing = missing_modules(verb)
         if missing:
             sys.exit(f"COURSE_VENV=0 runs `{verb}` in {sys.executable}, which cannot import: {', '.join(missing)}.\n"
-                     f"Install them (python -m pip install -e '.[dev,instructor]'), or unset COURSE_VENV to use .venv.")
+                     f"Install them (python -m pip install -e '.[{EXTRAS}]'), or unset COURSE_VENV to use .venv.")
         return True
     active = sys.prefix != sys.base_prefix or bool(env.get("CONDA_PREFIX"))
     return active and not missing_modules(verb)
