@@ -3,6 +3,8 @@
 
 Every verb creates `.venv` when it is missing, installs the course into it with the pinned versions of
 `constraints.txt` (again only when pyproject.toml or constraints.txt changed), and then runs inside it.
+It needs Python 3.11 to 3.14 (pyproject.toml's requires-python; another Python is told which to install), and a
+failed install says whether the network, this Python or platform, or something else was the cause.
 An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
