@@ -190,7 +190,7 @@ def ensure_venv() -> None:
            "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[{EXTRAS}]"]  # fmt: skip
     returncode, output = _pip(cmd)
     if returncode:
-        sys.exit(pip_failure(output))
+        sys.exit(pip_failure(output, _venv_version() or tuple(sys.version_info[:2])))
     STAMP.write_text(key + "\n")
 
 
