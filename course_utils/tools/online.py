@@ -55,7 +55,7 @@ except ModuleNotFoundError:
     import sys
 
     source = os.environ.get("COURSE_SOURCE", "git+{url}")  # or a clone's folder
-    print(f"Installing the course from {{source}} (once; about a minute on Colab) ...")
+    print(f"Installing the course from {{source}} (once per session) ...")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], capture_output=True, text=True)
     if pip.returncode:
         raise SystemExit(f"Installing the course failed; pip says:\\n{{pip.stderr}}Check the network, run this cell again.") from None
