@@ -3,6 +3,7 @@ and the Colab/Binder route — each notebook's install lines, run against a whee
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 import json
 import os
@@ -182,32 +183,33 @@ def _pip_dry_run(args: list[str], report: Path) -> tuple[int, str, dict]:
 def test_pins_resolve_on_the_lowest_and_highest_supported_python(tmp_path):
     """For Python LOW.0 and HIGH.0: pip resolves the course's requirements with constraints.txt for Linux x86_64
     (dependencies included), and every pin that has platform-specific wheels (torch, numpy, matplotlib, pillow, ...)
-    has one for macOS arm64 and Windows x64. A dry run: pip fetches index pages and metadata, no packages.
-    (pip decides the markers inside the packages' own metadata for the Python running it: exact for the pins and
-    their wheels, approximate for dependencies that only some Pythons need.)"""
-    failed = {}
-    for python in ((*LOW, 0), (*HIGH, 0)):
-        short = ".".join(map(str, python))
-        constraints = tmp_path / f"constraints-{short}.txt"
-        pins = _constraints_for(python, constraints)
-        common = ["--python-version", short]
-        rc, out, report = _pip_dry_run([*common, "--target", str(tmp_path / f"linux-{short}"),
-                                        *(a for p in LINUX for a in ("--platform", p)), "-c", str(constraints),
-                                        *_requirements()], tmp_path / f"linux-{short}.json")  # fmt: skip
-        if rc:
-            failed[f"linux-x86_64, Python {short}"] = out
-            continue
+    has one for macOS arm64 and Windows x64. Dry runs, side by side: pip fetches index pages and metadata, no
+    packages. (pip decides the markers inside the packages' own metadata for the Python running it: exact for the
+    pins and their wheels, approximate for dependencies that only some Pythons need.)"""
+    pythons = [".".join(map(str, (*end, 0))) for end in (LOW, HIGH)]
+    pins = {py: _constraints_for(tuple(map(int, py.split("."))), tmp_path / f"constraints-{py}.txt") for py in pythons}
+
+    def linux(py: str) -> tuple[int, str, dict]:
+        return _pip_dry_run(["--python-version", py, "--target", str(tmp_path / f"linux-{py}"),
+                             *(a for p in LINUX for a in ("--platform", p)), "-c", str(tmp_path / f"constraints-{py}.txt"),
+                             *_requirements()], tmp_path / f"linux-{py}.json")  # fmt: skip
+
+    def laptop(job: tuple[str, str, list[str]]) -> tuple[int, str, dict]:
+        name, py, wanted = job
+        return _pip_dry_run(["--python-version", py, "--no-deps", "--target", str(tmp_path / f"{name}-{py}"),
+                             *(a for p in LAPTOPS[name] for a in ("--platform", p)), *wanted],
+                            tmp_path / f"{name}-{py}.json")  # fmt: skip
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        failed = {f"linux-x86_64, Python {py}": out for py, (rc, out, _) in zip(pythons, pool.map(linux, pythons)) if rc}
+        reports = [json.loads((tmp_path / f"linux-{py}.json").read_text()) for py in pythons if not failed]
         # the pins whose Linux wheel is not pure Python need a wheel of their own on each laptop platform
-        binary = {_canonical(item["metadata"]["name"]) for item in report["install"]
+        binary = {_canonical(item["metadata"]["name"]) for report in reports for item in report["install"]
                   if not item["download_info"]["url"].endswith("-none-any.whl")}  # fmt: skip
-        laptop_pins = [p for p in pins if _canonical(p.split("==")[0]) in binary and not LINUX_ONLY.match(p)]
-        assert any(p.startswith("torch==") for p in laptop_pins), f"torch's wheels are platform-specific: {binary}"
-        for name, tags in LAPTOPS.items():
-            rc, out, _ = _pip_dry_run([*common, "--no-deps", "--target", str(tmp_path / f"{name}-{short}"),
-                                       *(a for p in tags for a in ("--platform", p)), *laptop_pins],
-                                      tmp_path / f"{name}-{short}.json")  # fmt: skip
-            if rc:
-                failed[f"{name}, Python {short}"] = out
+        jobs = [(name, py, [p for p in pins[py] if _canonical(p.split("==")[0]) in binary and not LINUX_ONLY.match(p)])
+                for py in pythons for name in LAPTOPS if binary]  # fmt: skip
+        assert not jobs or all(any(p.startswith("torch==") for p in job[2]) for job in jobs), binary
+        failed |= {f"{job[0]}, Python {job[1]}": out for job, (rc, out, _) in zip(jobs, pool.map(laptop, jobs)) if rc}
     if failed and all(any(s in out for s in course.NETWORK_SIGNS) for out in failed.values()):
         pytest.skip(f"the package index is unreachable from here: {next(iter(failed.values()))[-300:]}")
     assert not failed, "\n\n".join(f"{name}:\n{out[-1500:]}" for name, out in failed.items())
