@@ -3,6 +3,8 @@
 
 Every verb creates `.venv` when it is missing, installs the course into it with the pinned versions of
 `constraints.txt` (again only when pyproject.toml or constraints.txt changed), and then runs inside it.
+It needs Python 3.11 to 3.14 (pyproject.toml's requires-python; another Python is told which to install), and a
+failed install says whether the network, this Python or platform, or something else was the cause.
 An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
 
@@ -27,6 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -35,7 +40,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-EXTRAS = "dev,instructor"
+EXTRAS = "jupyter,dev,instructor"
 STAMP = VENV / ".course-installed"
 VERBS = ("run", "test", "lab", "student", "grade", "slides", "bench", "reference", "gpu-check", "setup")
 
@@ -67,22 +72,129 @@ def _install_key() -> str:
     return h.hexdigest()
 
 
+# Which Python to advise installing when the running one is outside the supported range (any in the range works).
+ADVISED_PYTHON = "3.13"
+
+
+def python_range(pyproject: Path = ROOT / "pyproject.toml") -> tuple[tuple[int, int], tuple[int, int]]:
+    """The supported Pythons as (lowest, highest) minor versions, read from pyproject.toml's `requires-python`
+    (">=3.11,<3.15" -> ((3, 11), (3, 14))): the one place that states them. No tomllib: this runs on any Python."""
+    line = re.search(r'^requires-python\s*=\s*"([^"]*)"', pyproject.read_text(), re.M)
+    low = line and re.search(r">=\s*(\d+)\.(\d+)", line[1])
+    high = line and re.search(r"<\s*(\d+)\.(\d+)", line[1])
+    if not (low and high):
+        raise SystemExit(f'{pyproject}: requires-python must read ">=3.X,<3.Y" (the supported Pythons).')
+    return (int(low[1]), int(low[2])), (int(high[1]), int(high[2]) - 1)
+
+
+def python_problem(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> str | None:
+    """Why this Python cannot install the course's pinned versions, and which Python to install; None if it can."""
+    low, high = python_range()
+    if low <= tuple(version[:2]) <= high:
+        return None
+    this, span = ".".join(map(str, version)), f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    why = "is too old" if tuple(version[:2]) < low else "is newer than the course has been tested with"
+    v = ADVISED_PYTHON
+    return (f"This is Python {this}, which {why}: the course's pinned versions (constraints.txt: torch, numpy, "
+            f"matplotlib, ...) have wheels for Python {span} only.\n"
+            f"Install Python {v} (any of {span} works) and run the command with it, e.g. `python{v} course.py run`:\n"
+            f"  Linux    sudo apt install python{v} python{v}-venv (Ubuntu: the deadsnakes PPA), or: uv python install {v}\n"
+            f"  macOS    brew install python@{v}, or the installer from https://www.python.org/downloads/\n"
+            f"  Windows  winget install Python.Python.{v}, then: py -{v} course.py run\n"
+            f"  conda    conda create -n cnn-course python={v} && conda activate cnn-course\n"
+            f"No Python to install? Open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
+
+
+# What pip prints when it cannot reach the package index (requests/urllib3 errors, DNS, proxies, TLS, timeouts).
+NETWORK_SIGNS = (
+    "Could not fetch URL", "NewConnectionError", "Failed to establish a new connection", "Max retries exceeded",
+    "Temporary failure in name resolution", "Name or service not known", "nodename nor servname",
+    "getaddrinfo failed", "Network is unreachable", "No route to host", "Connection refused", "Connection reset",
+    "ConnectTimeoutError", "ReadTimeoutError", "Read timed out", "ProxyError", "SSLError",
+    "CERTIFICATE_VERIFY_FAILED", "HTTPSConnectionPool", "Connection aborted", "IncompleteRead",
+)  # fmt: skip
+
+
+def pip_failure(output: str, version: tuple[int, ...] = tuple(sys.version_info[:3]), machine: str = "") -> str:
+    """A message naming what went wrong in a failed `pip install` and its fix, from pip's output: no build of a
+    pinned version for this Python or platform, the network, or anything else (the last error pip printed)."""
+    py = ".".join(map(str, version[:2]))
+    machine = machine or f"{sys.platform} {platform.machine()}"
+    low, high = python_range()
+    span = f"{low[0]}.{low[1]} to {high[0]}.{high[1]}"
+    version_problem = (f"Installing into .venv failed: no build of {{name}} fits Python {py} on {machine} (pip's output "
+                       f"above). The pinned versions install on Python {span} on Linux (x86_64, aarch64), macOS on "
+                       f"Apple silicon and Windows x64.\n"
+                       f"Another Python? Install Python {ADVISED_PYTHON} and run the command with it (e.g. "
+                       f"`python{ADVISED_PYTHON} course.py run`). An Intel Mac (PyTorch publishes no wheels for it) or "
+                       f"another platform? Open the notebooks in Colab or Binder (README, 'Without installing anything').")  # fmt: skip
+    # "requires a different Python", or "(from versions: 2.2.6, 2.3.5)": the index answered, nothing fits this Python.
+    fits_not = re.search(r"Package '([^']+)' requires a different Python", output) or re.search(
+        r"requirement (\S+) \(from versions: (?!none\))[^)]+\)", output)
+    if fits_not:
+        return version_problem.format(name=fits_not[1])
+    if any(sign in output for sign in NETWORK_SIGNS):
+        return ("Installing into .venv failed: pip could not reach the package index (its errors are above). Check "
+                "the network connection (and HTTPS_PROXY, or PIP_INDEX_URL for a mirror), then run the command "
+                "again; what was already downloaded is kept.\n"
+                "Offline for good? Activate an environment that already has PyTorch and run the command again "
+                "(README: 'Already have an environment').")  # fmt: skip
+    # The index answered, but the pins cannot all be met here: with -q pip names only what it could not install.
+    unmet = re.search(r"No matching distribution found for (\S+)", output) or re.search(
+        r"Cannot install (.+?) because these package versions have conflicting dependencies", output)
+    if unmet or "ResolutionImpossible" in output:
+        return version_problem.format(name=unmet[1] if unmet else "a pinned version")
+    errors = [line.strip() for line in output.splitlines() if line.strip().startswith("ERROR:")]
+    last = f" pip's last error: {errors[-1]}" if errors else ""
+    return (f"Installing into .venv failed (pip's output is above).{last}\n"
+            "Fix what it names (e.g. free disk space), then run the command again; deleting .venv starts afresh.")
+
+
+def _pip(cmd: list[str]) -> tuple[int, str]:
+    """Run pip, showing its output as it comes and keeping a copy to explain a failure."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    lines = []
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    return proc.wait(), "".join(lines)
+
+
+def _venv_version() -> tuple[int, int] | None:
+    """The Python version .venv was made with (from its pyvenv.cfg), or None when there is no .venv."""
+    cfg = VENV / "pyvenv.cfg"
+    found = cfg.exists() and re.search(r"^version(?:_info)?\s*=\s*(\d+)\.(\d+)", cfg.read_text(), re.M)
+    return (int(found[1]), int(found[2])) if found else None
+
+
 def ensure_venv() -> None:
     """Create .venv if missing and (re)install the course when its requirements changed."""
-    if sys.version_info < (3, 10):  # noqa: UP036 - this file runs under whatever python3 the user has
-        sys.exit(f"Python 3.10 or newer is needed, this is {sys.version.split()[0]}: install a newer Python first.")
+    problem = python_problem()
+    if problem:
+        sys.exit(problem)
+    made_with = _venv_version()
+    if made_with and python_problem(made_with):  # e.g. left from an attempt with a Python outside the range
+        print(f"Replacing {VENV}: it was made with Python {made_with[0]}.{made_with[1]}, outside the supported range.",
+              flush=True)
+        shutil.rmtree(VENV)
     if not venv_python().exists():
         print(f"Creating {VENV} ...", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as error:
+            shutil.rmtree(VENV, ignore_errors=True)
+            v = f"{sys.version_info[0]}.{sys.version_info[1]}"
+            sys.exit(f"Could not create {VENV} with this Python ({error}). Debian and Ubuntu ship venv and pip "
+                     f"separately: sudo apt install python{v}-venv, then run the command again.")
     key = _install_key()
     if STAMP.exists() and STAMP.read_text().strip() == key:
         return
     print("Installing the course and its pinned dependencies into .venv (the first time takes a few minutes) ...", flush=True)
     cmd = [str(venv_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q",
            "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[{EXTRAS}]"]  # fmt: skip
-    result = subprocess.run(cmd, cwd=ROOT)
-    if result.returncode:
-        sys.exit("Installing into .venv failed (see the pip output above). Check the network, then run the command again.")
+    returncode, output = _pip(cmd)
+    if returncode:
+        sys.exit(pip_failure(output, _venv_version() or tuple(sys.version_info[:2])))
     STAMP.write_text(key + "\n")
 
 
@@ -110,7 +222,7 @@ def use_running_python(verb: str, environ: dict[str, str] | None = None) -> bool
         missing = missing_modules(verb)
         if missing:
             sys.exit(f"COURSE_VENV=0 runs `{verb}` in {sys.executable}, which cannot import: {', '.join(missing)}.\n"
-                     f"Install them (python -m pip install -e '.[dev,instructor]'), or unset COURSE_VENV to use .venv.")
+                     f"Install them (python -m pip install -e '.[{EXTRAS}]'), or unset COURSE_VENV to use .venv.")
         return True
     active = sys.prefix != sys.base_prefix or bool(env.get("CONDA_PREFIX"))
     return active and not missing_modules(verb)

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -878,14 +878,14 @@ def run_experiment(experiment: str, ctx: Context, command: str, git: tuple[str |
     import torchvision
 
     wall0, cpu0, load0 = time.perf_counter(), time.process_time(), _load_average()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     body = RUNNERS[experiment](ctx)
     provenance = {
         "command": command, "git_commit": git[0], "git_dirty": git[1], "device": _device_text(ctx.device),
         "device_kind": device_kind(ctx.device), "precision": _precision_text(experiment, ctx.device),
         "torch": torch.__version__, "torchvision": torchvision.__version__, "python": platform.python_version(),
         "platform": platform.platform(), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "date": started.isoformat(timespec="seconds"), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": started.isoformat(timespec="seconds"), "finished": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,
         "load_average_before": load0, "load_average_after": _load_average(),
     }  # fmt: skip

@@ -46,14 +46,19 @@ def test_environment_yml_mirrors_pyproject():
     editable = [line for line in pip_lines if line.startswith("-e")]
     assert len(editable) == 1, "environment.yml must install this package once with -e .[extras]"
     named = re.search(r"\[(.*)\]", editable[0]).group(1).split(",")
+    course = _course_script()
+    assert named == course.EXTRAS.split(","), "environment.yml must install the extras course.py installs"
     for extra in named:
         assert extra in extras, f"environment.yml asks for extra {extra!r} that pyproject.toml lacks"
         wanted |= {_norm(r) for r in extras[extra]}
-    listed = {_norm(line) for line in pip_lines if not line.startswith("-e")}
+    listed = {_norm(line) for line in pip_lines if not line.startswith("-")}
     assert listed == wanted, f"only in environment.yml: {listed - wanted}; only in pyproject.toml: {wanted - listed}"
+    # the tested versions, not just any that meet the lower bounds: pip is held to constraints.txt
+    assert "-c constraints.txt" in pip_lines, "environment.yml's pip section must use -c constraints.txt"
+    assert pip_lines[0] == "-c constraints.txt", "the constraints come first, before any requirement"
     py = re.search(r"python=(\d+)\.(\d+)", text)
-    low = re.search(r">=(\d+)\.(\d+)", project["requires-python"])
-    assert py and (int(py[1]), int(py[2])) >= (int(low[1]), int(low[2]))
+    low, high = course.python_range()
+    assert py and low <= (int(py[1]), int(py[2])) <= high, f"environment.yml's Python is outside {low}-{high}"
 
 
 def test_constraints_pin_every_dependency():
@@ -64,7 +69,7 @@ def test_constraints_pin_every_dependency():
             pins[_norm(name)] = version
     project = _pyproject()["project"]
     reqs = list(project["dependencies"])
-    for extra in ("dev", "instructor"):
+    for extra in _course_script().EXTRAS.split(","):
         reqs += project["optional-dependencies"][extra]
     for req in reqs:
         name = _norm(re.split(r"[<>=!~\[;]", req)[0])

@@ -60,7 +60,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -863,7 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         only = None
     command = "python3 course.py gpu-check" + ("" if not raw else " " + shlex.join(raw))
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     if args.rehearse:
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     log(f"$ {command}")
