@@ -32,7 +32,8 @@ def _meta(cell: dict) -> dict:
 
 def _context(cells: list[dict]) -> list[str]:
     """The notebook's imports and definitions: every top-level import, def, class and call-free assignment (a
-    constant such as `WIDTH = 16`) of its non-exercise code cells, one statement each."""
+    constant such as `WIDTH = 16`) of its non-exercise code cells, one statement each; the body of a top-level `try`
+    counts as top level (the first cell imports course_utils in one)."""
     parts = []
     for cell in cells:
         if cell["cell_type"] != "code" or _meta(cell):
@@ -42,7 +43,7 @@ def _context(cells: list[dict]) -> list[str]:
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        for node in tree.body:
+        for node in [n for top in tree.body for n in (top.body if isinstance(top, ast.Try) else [top])]:
             constant = isinstance(node, ast.Assign) and not any(isinstance(n, ast.Call) for n in ast.walk(node.value))
             if constant or isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
                 parts.append(ast.get_source_segment(text, node))
