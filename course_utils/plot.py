@@ -295,7 +295,7 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
     ax_speed.barh(y, speedups, color="C0")
     ax_speed.axvline(1.0, color="0.3", lw=1, ls="--")
     for yi, value in zip(y, speedups):
-        ax_speed.text(value, yi, f" {value:.2f}×", va="center", fontsize=8)
+        ax_speed.text(value, yi, f" {value:.2f}×", va="center")
     ax_speed.set_xlabel("speed-up per epoch (classic s/epoch ÷ course s/epoch)")
     ax_speed.set_xlim(0, max(speedups + [1.0]) * 1.25)
     height = 0.38
@@ -304,14 +304,14 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
         for yi, name in zip(y, names):
             value = results[name][key]
             if value is None:
-                ax_tta.text(0, yi + offset, " not reached", va="center", fontsize=7, color=color)
+                ax_tta.text(0, yi + offset, " not reached", va="center", color=color)
             else:
                 ax_tta.barh(yi + offset, value, height=height, color=color)
-                ax_tta.text(value, yi + offset, f" {value:.1f} s", va="center", fontsize=7)
+                ax_tta.text(value, yi + offset, f" {value:.1f} s", va="center")
     ax_tta.set_xlim(0, longest * 1.3)
     ax_tta.set_xlabel(f"training seconds to {100 * threshold:g} % test accuracy")
     handles = [Patch(color="C1", label="classic loop"), Patch(color="C0", label="course loop")]
-    ax_tta.legend(handles=handles, fontsize=8, loc="lower right")
+    ax_tta.legend(handles=handles, loc="lower right")
     for ax in (ax_speed, ax_tta):
         ax.set_yticks(y, names)
         ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, room for both bars of the last one
