@@ -219,10 +219,11 @@ def plot_reference_zoo(result: Mapping, subtitle: str = "", titles: Mapping[str,
         else:
             ax.plot([g["macs"]], [mean], "o", markerfacecolor="none", markeredgecolor=f"C{i}")
             label = f"{title} (1 seed)"
-        ax.annotate(label, (g["macs"], mean), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.annotate(label, (g["macs"], mean), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -11), fontsize=8)
     ax.set(xscale="log", xlabel="multiply-accumulates per image (32 px, log scale)", ylabel="test accuracy (%)",
            title="mean over seeds, bars min-max; hollow: one seed (spread unknown)")  # fmt: skip
     ax.title.set_fontsize(9)
+    ax.margins(x=0.2)  # room for the labels of the costliest networks
     ax.grid(alpha=0.3, which="both")
     _subtitle(fig, subtitle)
     return fig
