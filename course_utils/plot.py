@@ -244,22 +244,30 @@ def plot_reference_shortcuts(result: Mapping, subtitle: str = "") -> Figure:
     return fig
 
 
-def plot_reference_zoo(result: Mapping, subtitle: str = "") -> Figure:
-    """A `zoo` reference result: test accuracy (mean and min–max over seeds) against multiply-accumulates and against
-    training seconds per epoch, one point per network."""
+def plot_reference_zoo(result: Mapping, subtitle: str = "", titles: Mapping[str, str] | None = None) -> Figure:
+    """A `zoo` reference result: test accuracy against multiply-accumulates, one point per network.
+
+    Filled markers: the mean over several seeds, with a bar from the minimum to the maximum; hollow markers labelled
+    "(1 seed)": a single run, whose spread is unknown. Training seconds are not plotted: on a shared machine they do
+    not even rank the networks, and MACs are the cost that does not depend on the machine. `titles` renames groups
+    (group key -> display name), e.g. to tell two variants of one network apart."""
     groups = result["summary"]["groups"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), sharey=True)
-    for ax, (key, label) in zip(axes, (("macs", "multiply-accumulates per image (32 px, log scale)"),
-                                       ("seconds_per_epoch", "training seconds per epoch (log scale)"))):  # fmt: skip
-        for i, g in enumerate(groups.values()):
-            x = g[key] if key == "macs" else g[key]["mean"]
-            acc = g["test_acc"]
-            ax.errorbar([x], [100 * acc["mean"]], yerr=[[100 * (acc["mean"] - acc["min"])], [100 * (acc["max"] - acc["mean"])]],
-                        fmt="o", capsize=3, color=f"C{i}", label=g["title"])  # fmt: skip
-            ax.annotate(g["title"], (x, 100 * acc["mean"]), textcoords="offset points", xytext=(5, 4))
-        ax.set(xscale="log", xlabel=label)
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("test accuracy (%)")
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for i, (key, g) in enumerate(groups.items()):
+        acc, title = g["test_acc"], (titles or {}).get(key, g["title"])
+        mean = 100 * acc["mean"]
+        if acc["n"] > 1:
+            ax.errorbar([g["macs"]], [mean], yerr=[[100 * (acc["mean"] - acc["min"])], [100 * (acc["max"] - acc["mean"])]],
+                        fmt="o", capsize=3, color=f"C{i}")  # fmt: skip
+            label = f"{title} ({acc['n']} seeds)"
+        else:
+            ax.plot([g["macs"]], [mean], "o", markerfacecolor="none", markeredgecolor=f"C{i}")
+            label = f"{title} (1 seed)"
+        ax.annotate(label, (g["macs"], mean), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -14))
+    ax.set(xscale="log", xlabel="multiply-accumulates per image (32 px, log scale)", ylabel="test accuracy (%)",
+           title="mean over seeds, bars min-max; hollow: one seed (spread unknown)")  # fmt: skip
+    ax.margins(x=0.2)  # room for the labels of the costliest networks
+    ax.grid(alpha=0.3, which="both")
     _subtitle(fig, subtitle)
     return fig
 

@@ -50,8 +50,9 @@ def default_amp(device: torch.device | str, model: nn.Module | None = None) -> b
     """`fit`'s default for bf16 autocast: on where the device computes bf16 natively (`native_bf16`), unless
     `COURSE_BF16` says otherwise (`bf16_setting`).
 
-    On a CPU it stays off for a model with grouped or depthwise convolutions (MobileNet): oneDNN runs those about
-    2x slower in bf16 than in float32 (measured on a 2-core AMD EPYC with AVX-512 BF16)."""
+    On a CPU it stays off for the whole of a model that has any grouped or depthwise convolution (MobileNet): oneDNN
+    ran those about 2x slower in bf16 than in float32 in one uncommitted measurement on a 2-core AMD EPYC with
+    AVX-512 BF16 (the ratio depends on the shapes)."""
     dev = torch.device(device)
     forced = bf16_setting()
     if forced is not None:
@@ -73,7 +74,7 @@ def fit_precision(device: torch.device | str) -> str:
         return f"bf16 autocast ({BF16_ENV}=1" + ("" if native_bf16(dev) else "; emulated: no native bf16") + ")"
     if not native_bf16(dev):
         return "float32 (no native bf16)"
-    return "bf16 autocast (native bf16" + ("; float32 for depthwise convs)" if dev.type == "cpu" else ")")
+    return "bf16 autocast (native bf16" + ("; float32 for models with depthwise convs)" if dev.type == "cpu" else ")")
 
 
 def autocast(device: torch.device, enabled: bool) -> torch.autocast:

@@ -10,8 +10,7 @@ from .common import check_input
 
 class DepthwiseSeparable(nn.Module):
     """MobileNet's block (notebook 06, section 1): a 3x3 depthwise conv (one filter per channel, `groups=in_channels`) then a 1x1 pointwise
-    conv that mixes channels, each followed by BatchNorm and ReLU. Costs 9*C_in + C_in*C_out multiplications per
-    output pixel instead of 9*C_in*C_out for a full 3x3 conv."""
+    conv that mixes channels, each followed by BatchNorm and ReLU."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
