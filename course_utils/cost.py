@@ -109,7 +109,8 @@ class Estimate:
 
     def text(self) -> str:
         if self.gflop == 0:
-            return f"{self.what}: no training in full mode (timing loops only), about as long as quick mode"
+            return (f"{self.what}: no training in full mode, only timing loops (larger batch, more rounds and widths than "
+                    "quick mode): not estimated, minutes on a CPU")
         rate = f"{self.rate / 1e12:.2f} TFLOP/s" if self.rate >= 1e12 else f"{self.rate / 1e9:.0f} GFLOP/s"
         return (f"{self.what}: at least {duration(self.seconds)} on {self.device} ({self.gflop / 1e3:,.1f} TFLOP of "
                 f"training at the {rate} a short step measured here; small networks and data handling add to it)")  # fmt: skip

@@ -192,7 +192,7 @@ DECKS: dict[str, Deck] = {
                  "b = 16 for this branch.",
                  "What do you lose by making b very small, say 2?",
                  "Information: all 192 channels must squeeze through 2 channels at every pixel; the cost keeps "
-                 "falling but accuracy suffers."),
+                 "falling, and accuracy is likely to suffer (not measured here)."),
             Note("## 4. Raising and lowering channels", 6,
                  "A 1×1 conv changes only the channel count, never H×W: lower before an expensive conv, raise back "
                  "after it, or project a ResNet shortcut. Without a ReLU in between, two 1×1 convs collapse into one "
@@ -238,13 +238,14 @@ DECKS: dict[str, Deck] = {
                  "You cannot know in advance: the right size depends on the pattern's scale, which varies — "
                  "Inception's answer is to use both (and 1×1 and pooling)."),
             Note("## Learning goals", 1,
-                 "Five goals: why parallel branches, shapes through InceptionA (16 + 24 + 24 + 24 = 88 channels), "
-                 "reading InceptionNet's summary (97,298 parameters, 6.0 M MACs), a fair training comparison, and "
-                 "GoogLeNet's inception (3a) with and without reductions.",
+                 "Six goals: why parallel branches, shapes through InceptionA (16 + 24 + 24 + 24 = 88 channels), "
+                 "reading InceptionNet's summary (97,298 parameters, 6.0 M MACs), a fair training comparison, "
+                 "GoogLeNet's inception (3a) with and without reductions, and four bugs to recognise (a shared 1×1, "
+                 "pooling's default stride, a mistyped keyword, a missing ReLU).",
                  "What must be true of all four branches' outputs so they can be concatenated?",
                  "Same batch size and the same H×W; only the channel counts may differ."),
             Note("## 1 · Why several kernel sizes", 5,
-                 "Each branch sees a different receptive field: 1, 5, 5 (two 3×3) and 3 pixels; the table computes "
+                 "The branches see receptive fields of 1, 5, 5 (two 3×3) and 3 pixels; the table computes "
                  "r = 1 + Σ(k − 1). The diagram shows the four branches and their 1×1 reductions.",
                  "Two stacked 3×3 convs see a 5×5 window — why prefer them to one 5×5?",
                  "Fewer weights (2·9 = 18 instead of 25 per channel pair) and an extra nonlinearity in between."),
@@ -260,7 +261,8 @@ DECKS: dict[str, Deck] = {
                  "torchsummary table plus correct totals; per part, the first Inception block and conv2 take over "
                  "90 % of the 6.0 M MACs, and the 1×1 convs are almost free.",
                  "Why does conv2 cost as much as the whole first Inception block?",
-                 "It is a 5×5 conv reading all 88 channels on a 12×12 grid: cost grows with k²·c_in·c_out·H·W."),
+                 "It is a 5×5 conv reading all 88 channels of the 12×12 grid and producing 8×8×20: 64·25·88·20 = 2.8 M "
+                 "MACs — cost grows with k²·c_in·c_out·H·W."),
             Note("## 4 · Train it", 8,
                  "State the protocol first: same data and batches, same optimiser and schedule, each network's "
                  "learning rate chosen the same way on a 20 % validation split. Then read the table as a trade: 10× "
@@ -271,7 +273,7 @@ DECKS: dict[str, Deck] = {
                  "compares the networks, not the learning rate."),
             Note("## 5 · GoogLeNet's Inception block", 7,
                  "Inception (3a) on 28×28×192 returns 256 channels; the 3×3 and 5×5 branches start with 1×1 "
-                 "reductions. By formula and measured, the reductions cut the block's parameters and MACs by "
+                 "reductions. By formula and by FlopCounterMode's count, the reductions cut the block's parameters and MACs by "
                  "2.4×, and the 5×5 branch by almost 10× — notebook 02's example.",
                  "The 'naive' module without reductions outputs 416 channels instead of 256 — why does that matter "
                  "for the next layer?",
@@ -336,8 +338,10 @@ DECKS: dict[str, Deck] = {
                  "the optimiser does not find it."),
             Note("## 1 · The degradation problem", 7,
                  "He et al.: a 56-layer plain net has a higher training error than a 20-layer one. Our reference "
-                 "runs (3 seeds, loaded from the committed results — read the provenance line) show the same: "
-                 "plain-56 ends far above plain-8, residual-56 does not. Then the gradient argument, checked with "
+                 "runs (3 seeds, loaded from the committed results — read the provenance line) show the same pattern "
+                 "within a short, unconverged schedule: plain-56 ends far above plain-8, residual-56 does not — but "
+                 "plain-56 was still falling 7.4 points per epoch at the end, and plain and residual nets of a depth "
+                 "do not share all initial weights in that file. Then the gradient argument, checked with "
                  "autograd on a tiny branch.",
                  "Is a higher training error for the deeper net a sign of overfitting?",
                  "No: overfitting lowers the training error and raises the test error; here the training error "
@@ -356,7 +360,7 @@ DECKS: dict[str, Deck] = {
                  "(1, 32, 7, 7): a 1×1 conv 16→32 with stride 2."),
             Note("## 4 · `SimpleResNet` on MNIST", 6,
                  "Two residual blocks in a small MNIST network, trained with and without the skip from the same "
-                 "weights. Read this run's gap from the table: in short runs the skip version usually learns "
+                 "weights. Read this run's gap from the table: in this one-seed run the skip version learned "
                  "faster, but with only 6 conv layers the plain one is not stuck.",
                  "Both variants start from the same weights and see the same batches — why insist on that?",
                  "Then the skip is the only difference, and the gap in the table can be put down to it (for this "
@@ -374,7 +378,7 @@ DECKS: dict[str, Deck] = {
                  "changes), and placing the final ReLU elsewhere than after the sum.",
                  "Why does `x += out` inside a block break the backward pass?",
                  "conv1 saved x to compute its weight gradient; overwriting x in place changes that saved tensor, "
-                 "and autograd refuses (or computes the wrong gradient)."),
+                 "and autograd refuses."),
             Note("## Summary", 2,
                  "A residual block learns F(x) = H(x) − x; the identity path carries the gradient; shapes must "
                  "match or be projected; measured: 10⁻¹⁵ without skips vs the same order with.",
@@ -434,14 +438,15 @@ DECKS: dict[str, Deck] = {
                  "How much of ResNet18's compute do the shortcuts cost?",
                  "About 1 %: 393,216 of 35.4 M MACs per image (and the identity shortcuts one addition per value)."),
             Note("## 4 · It is torchvision's ResNet18", 5,
-                 "Rename torchvision's tensors, load them into ours, randomise every BN's statistics so a swap would "
-                 "show, and compare in eval mode: the largest difference is exactly 0.",
+                 "Rename torchvision's tensors, load them into ours, randomise every BN's statistics and affine "
+                 "parameters so a misplaced tensor would show, and compare in eval mode: the largest difference is exactly 0.",
                  "Why randomise the BatchNorm running statistics before comparing?",
-                 "Fresh BN layers have mean 0 and variance 1; a swapped mean and variance would then go unnoticed."),
+                 "Fresh BN layers are all identical (γ=1, β=0, mean 0, variance 1): a BN tensor loaded into the wrong "
+                 "layer, or not loaded at all, would go unnoticed."),
             Note("## 5 · Train both variants", 8,
                  "Change one thing only: the plain net gets a copy of every weight it shares with the residual one, "
                  "same batches, same optimiser. The live run is one seed and a few dozen steps — a demonstration; "
-                 "the reference runs (3 seeds, to the end of training) are the evidence: read their printed "
+                 "the reference runs (3 seeds, to the end of a short schedule, not converged) are the evidence: read their printed "
                  "reading, per dataset.",
                  "Why is a shared random seed not enough to give both nets the same starting weights?",
                  "The residual net's projections consume random numbers, so every later layer's draw shifts; only "
@@ -454,10 +459,12 @@ DECKS: dict[str, Deck] = {
                  "It shows in the training error itself, which overfitting would lower."),
             Note("## 7 · Why: the gradient", 5,
                  "Unroll the residual stack: the gradient at layer l is the gradient at the top times (I + …) — the "
-                 "identity carries it down directly, while a plain stack multiplies L − l Jacobians. The figure "
-                 "shows the first layer's gradient with and without shortcuts.",
-                 "In a plain stack, what happens to the gradient if each Jacobian shrinks it a little?",
-                 "It shrinks geometrically with depth: the first layers barely learn."),
+                 "identity carries it down directly, while a plain stack multiplies L − l Jacobians. The figure: "
+                 "with BN, the plain nets' first-layer gradient grows with depth at initialisation (one seed), as "
+                 "Yang et al. (2019) predict; the residual nets' grows far less.",
+                 "The plain-56 net's first layer gets a larger gradient — so why does it train worse?",
+                 "Size is not usefulness: a product of 54 Jacobians gives large, poorly informative gradients; the "
+                 "identity path gives a direct, well-conditioned one."),
             Note("## Common mistakes", 4,
                  "Three: comparing runs that saw different batches (a DeviceLoader reshuffles every pass), comparing "
                  "a model still in train() mode (BatchNorm uses batch statistics), and loading torchvision's weights "
@@ -490,12 +497,13 @@ DECKS: dict[str, Deck] = {
         notes=[
             Note("# 06 · The classic CNN zoo", 2,
                  "Seven landmark CNNs from LeNet-5 to MobileNet, side by side on MNIST: parameters, multiply–"
-                 "accumulates, time and accuracy — and why the input resolution costs more than the architecture.",
+                 "accumulates, time and accuracy — and what upsampling to 224 px costs (49× per convolution) next to the spread "
+                 "between architectures at 32 px (36× MobileNet → VGG19, 998× LeNet-5 → VGG19).",
                  "Which of these networks would you guess has the most parameters, and where do they sit?",
-                 "VGG19 (about 140 million at 224 px), almost all in its first linear layer."),
+                 "VGG19 (about 140 million at 224 px), three quarters of them in its first linear layer."),
             Note("## Learning goals", 1,
                  "Five goals: count parameters by hand, count MACs and their dependence on image area, know which "
-                 "networks run at any input size, train all of them honestly, and compare with a published report.",
+                 "networks run at any input size, train all of them honestly, and compare with the quoted numbers of an unpublished lab report.",
                  "Why might a network's cost grow 49× without any change to its architecture?",
                  "Its input grew from 32×32 to 224×224: every conv scales with the feature-map area, (224/32)² = 49."),
             Note("## 1 · The zoo", 4,
@@ -519,11 +527,12 @@ DECKS: dict[str, Deck] = {
                  "channel at any size."),
             Note("## 4 · Multiply–accumulates", 6,
                  "MACs per conv: output positions × kernel × input channels / groups × output channels; FLOPs are "
-                 "about 2×. Going from 32 to 224 px costs 49× per convolution (about 43× over the zoo, because "
-                 "linear layers do not scale) — and the 224-px training set would not even fit in memory: 12 GB.",
+                 "about 2×. Going from 32 to 224 px costs 49× per convolution (about 43× for the zoo's reference "
+                 "configurations against their native versions) — and the 224-px training set as float32 is 12 GB, 64× "
+                 "the 28-px set.",
                  "Why is the zoo-wide factor about 43× rather than 49×?",
-                 "Linear layers cost the same at both sizes (or change differently), and only convolutions scale "
-                 "with the area."),
+                 "Mostly AlexNet: its native version has a stride-2 stem, so its convolutions shrink only 14.7×. VGG's "
+                 "classifier also shrinks less than 49× (120 M → 19 M MACs), and LeNet-5 is not upsampled at all."),
             Note("## 5 · Training every native model, honestly", 5,
                  "80/20 split, epoch chosen on validation only; AdamW with weight decay on weights only; early "
                  "stopping restores the best weights; same batches for every network. The test set only draws "
@@ -533,8 +542,8 @@ DECKS: dict[str, Deck] = {
                  "unseen data."),
             Note("## 6 · One table", 7,
                  "This run's table is a quick demonstration, one seed; the reference (up to a 4-epoch cap, several "
-                 "seeds, committed results) is the comparison: accuracy against MACs and against seconds per epoch, "
-                 "with its provenance line.",
+                 "seeds, committed results) is the comparison: accuracy against MACs (seconds are not shown: the reference "
+                 "CPU was shared), with its provenance line.",
                  "On the reference plot, what does it mean when two networks' error bars overlap?",
                  "Those seeds do not separate them: the ranking between the two is not established."),
             Note("## 7 · Side by side with a lab report", 5,
@@ -554,8 +563,10 @@ DECKS: dict[str, Deck] = {
                  "Parameters live in the first linear layer of flattening networks; MACs scale with the image area; "
                  "global pooling makes a network size-independent; compare over seeds with the epoch chosen on "
                  "validation.",
-                 "What single change makes every convolution of the zoo 49× cheaper on MNIST?",
-                 "Training at the native 32×32 instead of upsampling to 224×224."),
+                 "What single change makes the convolutions of VGG, GoogLeNet, ResNet18 and MobileNet 49× cheaper on "
+                 "MNIST?",
+                 "Training at the native 32×32 instead of upsampling to 224×224 (AlexNet's native stem differs: "
+                 "14.7×; LeNet-5 is already 32 px)."),
             Note("## Exercises", 1,
                  "Exercise 1: VGG's parameters from its configuration list, by arithmetic only. The next slides hold "
                  "exercises 2–5.",
@@ -590,9 +601,9 @@ DECKS: dict[str, Deck] = {
                  "When your GPU shows 30 % utilisation during training, what is it waiting for?",
                  "For Python: the data pipeline, the next kernel launch, or a synchronisation such as `loss.item()`."),
             Note("## Learning goals", 1,
-                 "Five goals: run both loops on the same model and data, explain idle time, measure each fix "
-                 "(device-resident data, larger batches, bf16, channels_last, fewer syncs), compute the share of "
-                 "peak, and avoid the mistakes that come with the fixes.",
+                 "Four goals: run both loops on the same model and data and read the share of peak, explain idle "
+                 "time, measure each fix (device-resident data, larger batches, bf16, channels_last, fewer syncs), "
+                 "and time GPU code correctly.",
                  "Why measure on your own machine rather than quote a blog's speed-up?",
                  "The gains depend on the hardware: a CPU has no launch queue to keep full, GPUs differ in bf16 "
                  "support and bandwidth."),
@@ -606,8 +617,8 @@ DECKS: dict[str, Deck] = {
                  "the device synchronised before the clock is read."),
             Note("## 2 · Device-resident data", 6,
                  "MNIST fits in any GPU's memory many times over: normalise once, keep it on the device, one "
-                 "permutation per epoch, slice batches. The same pixels and shuffling as the classic pipeline; one "
-                 "pass over the data is about two orders of magnitude faster.",
+                 "permutation per epoch, slice batches. The same pixels as the classic pipeline (its own shuffle "
+                 "order); one pass over the data is about two orders of magnitude faster here.",
                  "When does this technique stop being possible?",
                  "When the dataset no longer fits in device memory (large images, ImageNet): then a fast, parallel "
                  "data pipeline is needed instead."),
@@ -618,8 +629,9 @@ DECKS: dict[str, Deck] = {
                  "Batch 32 → 512: by what factor does the square-root rule raise Adam's learning rate?",
                  "√16 = 4 (the table's 0.00071 → 0.0028)."),
             Note("## 4 · bf16 autocast", 7,
-                 "bf16 keeps fp32's exponent (same range) with 7 mantissa bits: relative error at most 2⁻⁸. Tensor "
-                 "cores run it many times faster; autocast keeps reductions in fp32. The subslide adds channels_last "
+                 "bf16 keeps fp32's exponent (same range) with 7 mantissa bits: relative error at most 2⁻⁸. On an "
+                 "H100 the datasheet gives 2× TF32 (the fp32 convolution default) and ~15× plain fp32 — not measured "
+                 "here; autocast keeps reductions in fp32. The subslide adds channels_last "
                  "and measures all four combinations of precision and layout on this device.",
                  "Why is bf16 safer for training than fp16?",
                  "It has fp32's exponent range, so gradients and activations do not overflow or underflow; no loss "
@@ -632,10 +644,11 @@ DECKS: dict[str, Deck] = {
                  "`loss.item()` (or printing / comparing the loss tensor)."),
             Note("## 7 · How much of the hardware do we use?", 5,
                  "FLOPs per training image times images per second gives TFLOP/s, and its share of the device's "
-                 "peak. Small networks reach a tiny share: SmallCNN would need about 150 million images per second "
-                 "to use a quarter of an H100.",
-                 "Why can a tiny network never use a big GPU well, however good the loop?",
-                 "There is too little work per kernel: launch overhead and memory traffic dominate, not arithmetic."),
+                 "peak. Small networks are expected to reach a tiny share (not measured on a GPU): SmallCNN would "
+                 "need about 150 million images per second to use a quarter of an H100.",
+                 "Why do we expect a tiny network to use a big GPU poorly, however good the loop?",
+                 "Too little work per kernel: launch overhead and memory traffic are expected to dominate, not "
+                 "arithmetic."),
             Note("## Common mistakes", 5,
                  "Three mistakes that come with the fixes: dropping `.item()` but summing loss tensors that keep "
                  "their graphs alive, accumulating in bf16 (1,000 × 0.01 sums to 4.0), and forgetting the 2-pixel "
@@ -646,8 +659,9 @@ DECKS: dict[str, Deck] = {
                  "Measure first; then device-resident data, larger batches with a scaled rate and warm-up, "
                  "channels_last, bf16 where it is native, and fewer syncs — each worth only what it measures on "
                  "your hardware.",
-                 "Which of the fixes helps on every machine, CPU included?",
-                 "Device-resident data (no per-image Python work), larger batches and, in these runs, channels_last."),
+                 "Which of the fixes helped on this CPU?",
+                 "Device-resident data (the data pass about 200× faster) and channels_last; larger batches make "
+                 "epochs cheaper, but whether they reach an accuracy sooner was not measured."),
             Note("## Exercises", 1,
                  "Five exercises: three auto-graded (scaling a learning rate, Amdahl's law, time to accuracy) and "
                  "two written ones on your own measurements.",
