@@ -308,7 +308,7 @@ DECKS: dict[str, Deck] = {
             Fit("y_scratch = torch.empty(", add_tags=("slide-compact",),
                 excerpt=(("outs = [block.branch1x1(x)", "y = block(x)"), ('print(" + ".join', 'print(" + ".join'))),
             Fit('NETWORKS = {"SmallCNN"', slide_type="subslide", add_tags=("slide-compact",),
-                excerpt=(("NETWORKS = {", '+ f" -> lr'),)),
+                excerpt=(("NETWORKS = {", '+ f" -> {chosen'),)),
             Fit("params = {name: cu.count_params(model) for name, model in trained.items()}",
                 add_tags=("remove-input",)),
             Fit('"(3a) with 1x1 reductions": GoogLeNetInception(', add_tags=("remove-input",)),
