@@ -219,7 +219,7 @@ DECKS: dict[str, Deck] = {
                  "Where would you put a 1×1 conv to make a 5×5 conv on 256 channels cheaper?",
                  "Right before it, reducing the 256 channels to a narrow width (well under the break-even)."),
             Note("## Exercise 1", 1,
-                 "Six exercises: four auto-graded functions (bottleneck cost, break-even width, a batched 1×1 conv, "
+                 "Six exercises: four auto-graded functions (a strided bottleneck's cost, break-even width, a batched 1×1 conv, "
                  "ResNet bottleneck parameters) and two written ones that use your own measurements.",
                  "Which exercise needs your own timing numbers?",
                  "Exercise 5: the speed-up measured on your device, compared with the MAC ratio."),
