@@ -3,7 +3,7 @@
 
 Every verb creates `.venv` when it is missing, installs the course into it with the pinned versions of
 `constraints.txt` (again only when pyproject.toml or constraints.txt changed), and then runs inside it.
-It needs Python 3.11 to 3.14 (pyproject.toml's requires-python; another Python is told which to install), and a
+It needs Python 3.11 to 3.13 (pyproject.toml's requires-python; another Python is told which to install), and a
 failed install says whether the network, this Python or platform, or something else was the cause.
 An environment you activated yourself (conda, a venv of your own) that already has what the verb imports is used
 as is instead. COURSE_VENV=1 always uses .venv; COURSE_VENV=0 always uses the running Python.
@@ -78,7 +78,7 @@ ADVISED_PYTHON = "3.13"
 
 def python_range(pyproject: Path = ROOT / "pyproject.toml") -> tuple[tuple[int, int], tuple[int, int]]:
     """The supported Pythons as (lowest, highest) minor versions, read from pyproject.toml's `requires-python`
-    (">=3.11,<3.15" -> ((3, 11), (3, 14))): the one place that states them. No tomllib: this runs on any Python."""
+    (">=3.11,<3.14" -> ((3, 11), (3, 13))): the one place that states them. No tomllib: this runs on any Python."""
     line = re.search(r'^requires-python\s*=\s*"([^"]*)"', pyproject.read_text(), re.M)
     low = line and re.search(r">=\s*(\d+)\.(\d+)", line[1])
     high = line and re.search(r"<\s*(\d+)\.(\d+)", line[1])
