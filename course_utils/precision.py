@@ -8,29 +8,18 @@ call time.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import torch.nn as nn
 
+from .runtime import env_switch
+
 BF16_ENV = "COURSE_BF16"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 def bf16_setting() -> bool | None:
     """`COURSE_BF16` as read now: `True` (force bf16 autocast on), `False` (force float32), `None` (unset: hardware rule)."""
-    raw = os.environ.get(BF16_ENV, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    if raw:
-        raise ValueError(
-            f"{BF16_ENV}={raw!r} is not understood: use {BF16_ENV}=0 to train in float32, {BF16_ENV}=1 to force bf16 "
-            "autocast, or leave it unset (bf16 exactly where the device computes it natively)."
-        )
-    return None
+    return env_switch(BF16_ENV, f"use {BF16_ENV}=0 to train in float32, {BF16_ENV}=1 to force bf16 autocast, or leave "
+                                "it unset (bf16 exactly where the device computes it natively)")  # fmt: skip
 
 
 def native_bf16(device: torch.device | str) -> bool:

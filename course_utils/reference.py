@@ -198,17 +198,21 @@ def validate(result: dict[str, Any]) -> list[str]:
 _ABSOLUTE = re.compile(r"(?:^|[\s=\"'(])(?:/(?:home|work|tmp|Users|root|mnt|srv|opt|var)/|[A-Za-z]:\\)")
 
 
-def _machine_paths(value: Any, where: str = "$") -> Iterator[tuple[str, str]]:
-    """Every string in `value` that contains an absolute path of the machine that produced it."""
-    if isinstance(value, str):
-        if _ABSOLUTE.search(value):
-            yield where, value
-    elif isinstance(value, dict):
+def _leaves(value: Any, where: str = "$") -> Iterator[tuple[str, Any]]:
+    """Every non-container value inside `value`, with its path ($.key[i]...)."""
+    if isinstance(value, dict):
         for key, item in value.items():
-            yield from _machine_paths(item, f"{where}.{key}")
+            yield from _leaves(item, f"{where}.{key}")
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            yield from _machine_paths(item, f"{where}[{i}]")
+            yield from _leaves(item, f"{where}[{i}]")
+    else:
+        yield where, value
+
+
+def _machine_paths(value: Any) -> Iterator[tuple[str, str]]:
+    """Every string in `value` that contains an absolute path of the machine that produced it."""
+    return ((where, leaf) for where, leaf in _leaves(value) if isinstance(leaf, str) and _ABSOLUTE.search(leaf))
 
 
 def redact_paths(value: Any, folders: dict[str, str | Path | None]) -> Any:
@@ -237,15 +241,8 @@ def _check_experiment(experiment: str) -> None:
         raise ValueError(f"unknown experiment {experiment!r}: choose from {', '.join(EXPERIMENTS)}")
 
 
-def _non_finite(value: Any, where: str = "$") -> Iterator[str]:
-    if isinstance(value, float) and not math.isfinite(value):
-        yield where
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _non_finite(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _non_finite(item, f"{where}[{i}]")
+def _non_finite(value: Any) -> Iterator[str]:
+    return (where for where, leaf in _leaves(value) if isinstance(leaf, float) and not math.isfinite(leaf))
 
 
 def spread(values: Sequence[float]) -> dict[str, float | int]:

@@ -24,6 +24,19 @@ QUICK_ENV = "COURSE_QUICK"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
+
+def env_switch(name: str, advice: str) -> bool | None:
+    """An on/off environment variable as read now: True (1/true/yes/on), False (0/false/no/off) or None (unset);
+    any other value is a ValueError that names the variable and gives `advice`."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    if raw:
+        raise ValueError(f"{name}={raw!r} is not understood: {advice}.")
+    return None
+
 # The only module-level state of course_utils: an explicit override of the mode set through `set_quick`.
 _quick_override: bool | None = None
 
@@ -51,16 +64,10 @@ def is_quick(device: torch.device | str | None = None) -> bool:
     CUDA, and on MPS full only when the series fits a lecture slot (`_mps_default_quick`)."""
     if _quick_override is not None:
         return _quick_override
-    raw = os.environ.get(QUICK_ENV, "").strip().lower()
-    if raw in _TRUE:
-        return True
-    if raw in _FALSE:
-        return False
-    if raw:
-        raise ValueError(
-            f"{QUICK_ENV}={raw!r} is not understood: use {QUICK_ENV}=1 for quick mode, {QUICK_ENV}=0 for full mode, "
-            "or leave it unset (quick on a CPU, full on a GPU)."
-        )
+    setting = env_switch(QUICK_ENV, f"use {QUICK_ENV}=1 for quick mode, {QUICK_ENV}=0 for full mode, or leave it unset "
+                                    "(quick on a CPU, full on a GPU)")  # fmt: skip
+    if setting is not None:
+        return setting
     dev = torch.device(device) if device is not None else get_device()
     if dev.type == "mps":
         return _mps_default_quick()
