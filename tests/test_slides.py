@@ -1,6 +1,6 @@
 """Lecture decks (course_utils/tools/slides.py): structure, offline build, and a real browser opening every deck from file://.
 
-The browser part drives Debian's headless Chromium over the DevTools protocol (package `websocket-client`) with its
+The browser part drives Debian's headless Chromium over the DevTools protocol (course_utils.tools.browser, through a pipe) with its
 networking off: every deck must show the expected number of slides, typeset all math (no raw `$$`/`\\(` left),
 load every resource from disk (no failed or network request, no script error), and draw a title slide and a formula
 slide that are not blank. Then every slide is shown at 1280x720 and must fit: nothing out of the slide or cut off in its
@@ -17,9 +17,6 @@ import io
 import json
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,6 +26,7 @@ import numpy as np
 import pytest
 
 from course_utils.tools import slides
+from course_utils.tools.browser import Browser, BrowserError
 from course_utils.tools.notebooks import course_notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -265,82 +263,7 @@ def _chromium() -> str | None:
     return slides.find_chromium()
 
 
-CHROME_FLAGS = [*slides.CHROMIUM_FLAGS, "--remote-debugging-port=0", "--remote-allow-origins=*", "--window-size=1280,720"]
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:", "chrome-error:")
-
-
-class Browser:
-    """A minimal DevTools-protocol client: one browser, one flat websocket, a page per deck."""
-
-    def __init__(self, binary: str):
-        import websocket  # websocket-client
-
-        self.profile = tempfile.mkdtemp(prefix="slides-chromium-")
-        self.proc = subprocess.Popen([binary, *CHROME_FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = Path(self.profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.is_file() and len(port_file.read_text().split()) >= 2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError(f"Chromium did not start ({binary})")
-            time.sleep(0.05)
-        port, path = port_file.read_text().split()[:2]
-        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=60, suppress_origin=True)
-        self.next_id = 0
-        self.events: list[dict] = []
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None) -> dict:
-        self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.ws.send(json.dumps(msg))
-        while True:
-            reply = json.loads(self.ws.recv())
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})
-            if "method" in reply:
-                self.events.append(reply)
-
-    def wait_event(self, method: str, session: str, timeout: float = 30) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            for ev in self.events:
-                if ev["method"] == method and ev.get("sessionId") == session:
-                    return ev
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {method} within {timeout} s")
-            self.ws.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                self.events.append(json.loads(self.ws.recv()))
-            except Exception:  # noqa: BLE001 - a recv timeout: look again
-                pass
-            finally:
-                self.ws.settimeout(60)
-
-    def evaluate(self, session: str, expression: str):
-        res = self.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True},
-                        session)
-        if "exceptionDetails" in res:
-            raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
-        return res["result"].get("value")
-
-    def close(self) -> None:
-        try:
-            if getattr(self, "ws", None):
-                self.send("Browser.close")
-        except Exception:  # noqa: BLE001 - the browser may already be gone
-            pass
-        if self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 # Resolves once reveal.js is ready and MathJax has typeset everything queued so far (false after 20 s).
@@ -588,10 +511,8 @@ def browser():
     binary = _chromium()
     if binary is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the browser checks need it")
-    pytest.importorskip("websocket", reason="the browser checks need the websocket-client package")
-    b = Browser(binary)
-    yield b
-    b.close()
+    with Browser(binary) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
@@ -1053,9 +974,43 @@ def test_pdf_handout_has_a_page_per_slide(built_decks, tmp_path):
     if chromium is None:
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the PDF handout needs it")
     deck = built_decks[FIXTURE.stem]
-    pdf = slides.print_pdf(deck, chromium)
-    assert pdf.name == "slides_fixture.pdf" and pdf.read_bytes().startswith(b"%PDF")
-    assert slides.pdf_pages(pdf) == FIXTURE_SLIDES
-    short = slides.Deck(deck.notebook, deck.html, deck.title, FIXTURE_SLIDES + 1)
-    with pytest.raises(RuntimeError, match=f"{FIXTURE_SLIDES} pages for {FIXTURE_SLIDES + 1} slides"):
-        slides.print_pdf(short, chromium, tries=1)
+    with Browser(chromium) as browser:
+        for _ in range(3):  # printed only once reveal.js has laid the deck out: the same count every time
+            pdf = slides.print_pdf(deck, browser)
+            assert pdf.name == "slides_fixture.pdf" and pdf.read_bytes().startswith(b"%PDF")
+            assert slides.pdf_pages(pdf) == FIXTURE_SLIDES
+        short = slides.Deck(deck.notebook, deck.html, deck.title, FIXTURE_SLIDES + 1)
+        with pytest.raises(RuntimeError, match=f"{FIXTURE_SLIDES} pages for {FIXTURE_SLIDES + 1} slides"):
+            slides.print_pdf(short, browser)
+
+
+def test_pdf_waits_for_reveal_and_says_when_it_never_comes(tmp_path):
+    """A page that never lays itself out for print is an error naming the deck, after the timeout, not a 1-page PDF."""
+    chromium = slides.find_chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the PDF handout needs it")
+    page = tmp_path / "plain.slides.html"
+    page.write_text("<html><body><section>no reveal.js here</section></body></html>")
+    deck = slides.Deck(tmp_path / "plain.ipynb", page, "plain", 1)
+    with Browser(chromium) as browser:
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match=r"plain\.slides\.html: reveal\.js did not lay the deck out for print within 3 s"):
+            slides.print_pdf(deck, browser, timeout=3)
+        assert time.monotonic() - start < 30
+        assert not (tmp_path / "plain.pdf").exists()
+        assert browser.evaluate(browser.open_page()[1], "1 + 1") == 2  # the browser is still usable
+
+
+def test_browser_errors_name_the_fix(tmp_path):
+    with pytest.raises(BrowserError, match=r"could not start Chromium .*apt-get install chromium"):
+        Browser(str(tmp_path / "no-such-chromium"))
+    chromium = slides.find_chromium()
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+    browser = Browser(chromium)
+    browser.proc.kill()
+    browser.proc.wait()
+    with pytest.raises(BrowserError, match="Chromium"):
+        browser.send("Browser.getVersion", timeout=10)
+    browser.close()
+    assert not Path(browser.profile).exists()

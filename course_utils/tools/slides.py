@@ -35,6 +35,7 @@ What a cell shows on its slide (the notebook itself is unchanged and stays the o
 from __future__ import annotations
 
 import argparse
+import base64
 import html
 import json
 import logging
@@ -51,6 +52,7 @@ from pathlib import Path
 
 import nbformat
 
+from .browser import Browser, find_chromium
 from .notebooks import NOTEBOOKS, ROOT, course_notebooks, display_path
 
 # Pinned so that every build (and CI) gets the same files. reveal.js 6 moved the notes plugin, which breaks
@@ -808,57 +810,52 @@ def build_deck(notebook: Path, out: Path, *, cdn: bool = False, vendor: Path | N
 # PDF handouts: headless Chromium prints `?print-pdf`, networking off
 # --------------------------------------------------------------------------------------------------------------
 
-# Any network request fails at once: no name resolves, and everything not local goes to a closed port.
-CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio", "--hide-scrollbars",
-    "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-)  # fmt: skip
-
-
-def find_chromium() -> str | None:
-    """The Chromium (or Chrome) to drive: $CHROMIUM if set, else the first of chromium, chromium-browser,
-    google-chrome on the PATH."""
-    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 def pdf_pages(pdf: Path) -> int:
     """Pages in a PDF that Chromium wrote (its page objects are not compressed)."""
     return len(re.findall(rb"/Type\s*/Page(?![A-Za-z])", pdf.read_bytes()))
 
 
-def _chromium_print(html: Path, target: Path, chromium: str, timeout: float) -> None:
-    with tempfile.TemporaryDirectory(prefix="slides-pdf-") as profile:
-        cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
-               "--virtual-time-budget=30000", "--run-all-compositor-stages-before-draw",
-               f"--print-to-pdf={target}", html.resolve().as_uri() + "?print-pdf"]  # fmt: skip
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{html.name}: Chromium did not print the PDF within {timeout:.0f} s") from None
-    if proc.returncode != 0 or not target.is_file():
-        said = proc.stderr.strip()[-400:]
-        raise RuntimeError(f"{html.name}: Chromium could not print the PDF handout (exit status "
-                           f"{proc.returncode}): {said}")  # fmt: skip
+# Set before any page script runs: reveal.js announces the finished print layout with a `pdf-ready` event.
+_JS_LISTEN_PDF_READY = "document.addEventListener('pdf-ready', () => { window.__coursePdfReady = true; }, true);"
+
+# Resolves once reveal.js has laid the deck out for print and MathJax (if the deck has it) has typeset everything
+# queued, after two more frames; false after `limit` ms.
+_JS_PRINT_READY = """new Promise(resolve => {
+  const t0 = Date.now();
+  const done = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
+  (function poll() {
+    if (window.__coursePdfReady && document.fonts.status === 'loaded') {
+      if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) MathJax.Hub.Queue(done); else done();
+    } else if (Date.now() - t0 > %d) { resolve(false); } else { setTimeout(poll, 50); }
+  })();
+})"""
 
 
-def print_pdf(deck: Deck, chromium: str, *, timeout: float = 120, tries: int = 3) -> Path:
+def print_pdf(deck: Deck, browser: Browser, *, timeout: float = 120) -> Path:
     """Print `deck` to `<deck>.pdf` next to it (one page per slide, fragments shown) and check the page count.
 
-    A busy machine can make Chromium print before reveal.js has laid the deck out for print (one page in all); that
-    print is tried again, up to `tries` times."""
+    The page is printed only when reveal.js has announced its print layout (`pdf-ready`) and MathJax is done, so a busy
+    machine makes the print slower, never wrong."""
     target = deck.html.with_name(deck.html.name.removesuffix(".slides.html") + ".pdf")
-    pages = 0
-    for _ in range(tries):
-        target.unlink(missing_ok=True)
-        _chromium_print(deck.html, target, chromium, timeout)
-        pages = pdf_pages(target)
-        if pages == deck.slides or pages > 1:  # more than one page: laid out for print, the count is the deck's
-            break
+    target.unlink(missing_ok=True)
+    page, session = browser.open_page()
+    try:
+        browser.send("Page.enable", {}, session)
+        browser.send("Page.addScriptToEvaluateOnNewDocument", {"source": _JS_LISTEN_PDF_READY}, session)
+        browser.send("Page.navigate", {"url": deck.html.resolve().as_uri() + "?print-pdf"}, session)
+        try:
+            browser.wait_event("Page.loadEventFired", session, timeout=timeout)
+        except TimeoutError:
+            raise RuntimeError(f"{deck.html.name}: the deck did not load within {timeout:.0f} s") from None
+        if not browser.evaluate(session, _JS_PRINT_READY % int(timeout * 1000), timeout=timeout + 10):
+            raise RuntimeError(f"{deck.html.name}: reveal.js did not lay the deck out for print within {timeout:.0f} s "
+                               "(open it in a browser with ?print-pdf to see why)")  # fmt: skip
+        pdf = browser.send("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
+                                               "displayHeaderFooter": False}, session, timeout=timeout)  # fmt: skip
+    finally:
+        browser.close_page(page, session)
+    target.write_bytes(base64.b64decode(pdf["data"]))
+    pages = pdf_pages(target)
     if pages != deck.slides:
         raise RuntimeError(f"{target.name}: {pages} pages for {deck.slides} slides; a slide taller than the page "
                            "spilled over (make it fit: the browser test names it) or a slide is missing")
@@ -975,10 +972,11 @@ def build(
             print("slides: PDF handouts skipped: Chromium is not installed (Debian: apt-get install chromium; or set "
                   "CHROMIUM to the browser's path). Use --no-pdf to skip them without this note.", file=sys.stderr)
         else:
-            for deck in built:
-                handout = print_pdf(deck, chromium)
-                if not quiet:
-                    print(f"{display_path(handout)}: {deck.slides} pages", flush=True)
+            with Browser(chromium) as browser:
+                for deck in built:
+                    handout = print_pdf(deck, browser)
+                    if not quiet:
+                        print(f"{display_path(handout)}: {deck.slides} pages", flush=True)
     return built
 
 
@@ -996,7 +994,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         build(args.notebooks, args.out, cdn=args.cdn, vendor=args.vendor, pdf=not args.no_pdf)
-    except RuntimeError as exc:
+    except RuntimeError as exc:  # BrowserError too
         print(f"slides: {exc}", file=sys.stderr)
         return 1
     return 0
