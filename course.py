@@ -49,7 +49,7 @@ _RUN = ("torch", "torchvision", "numpy", "matplotlib", "torchsummary", "tqdm", "
         "nbclient", "nbformat")  # fmt: skip
 NEEDS: dict[str, tuple[str, ...]] = {
     "run": _RUN,
-    "test": (*_RUN, "pytest", "ruff", "nbval", "nbconvert", "nbgrader", "websocket"),
+    "test": (*_RUN, "pytest", "ruff", "nbval", "nbconvert", "nbgrader"),
     "lab": (*_RUN, "jupyterlab", "nbconvert", "nbgrader"),
     "student": (*_RUN, "nbconvert", "nbgrader"),
     "grade": (*_RUN, "nbconvert", "nbgrader"),

@@ -6,7 +6,6 @@ to open every deck offline. Networking is off: no name resolves and everything n
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
@@ -45,6 +44,11 @@ class Browser:
     `open_page`). Events that arrive while waiting for a reply are kept in `events`. Use as a context manager."""
 
     def __init__(self, binary: str | None = None, *, window: tuple[int, int] = (1280, 720), timeout: float = 60):
+        if os.name == "nt":
+            raise BrowserError("driving Chromium needs Linux or macOS (its DevTools pipe); on Windows use WSL, or open a "
+                               "deck with ?print-pdf after its address and print it from the browser (Ctrl+P)")  # fmt: skip
+        import fcntl  # POSIX only
+
         binary = binary or find_chromium()
         if binary is None:
             raise BrowserError(f"no Chromium found: {INSTALL_HINT}")

@@ -968,7 +968,10 @@ def build(
         print(f"index: {display_path(index)}", flush=True)
     if pdf and not cdn:
         chromium = find_chromium()
-        if chromium is None:
+        if os.name == "nt":
+            print("slides: PDF handouts skipped: printing them needs Linux or macOS (or WSL). Open a deck with "
+                  "?print-pdf after its address and print it from the browser instead.", file=sys.stderr)
+        elif chromium is None:
             print("slides: PDF handouts skipped: Chromium is not installed (Debian: apt-get install chromium; or set "
                   "CHROMIUM to the browser's path). Use --no-pdf to skip them without this note.", file=sys.stderr)
         else:
