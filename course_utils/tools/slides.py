@@ -818,24 +818,43 @@ def pdf_pages(pdf: Path) -> int:
 # Set before any page script runs: reveal.js announces the finished print layout with a `pdf-ready` event.
 _JS_LISTEN_PDF_READY = "document.addEventListener('pdf-ready', () => { window.__coursePdfReady = true; }, true);"
 
-# Resolves once reveal.js has laid the deck out for print and MathJax (if the deck has it) has typeset everything
-# queued, after two more frames; false after `limit` ms.
+# Resolves once reveal.js has laid the deck out for print and MathJax (if the deck has it) has nothing left to do:
+# every formula processed (not waiting to be drawn again after the print layout changed the widths), its queue empty,
+# and both still true 0.3 s later; then two more frames. False after `limit` ms.
 _JS_PRINT_READY = """new Promise(resolve => {
   const t0 = Date.now();
-  const done = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true)));
+  const mathDone = () => {
+    if (!window.MathJax) return true;
+    const hub = MathJax.Hub;
+    if (!(MathJax.isReady && hub && hub.queue && window.MathJax.ElementJax)) return false;
+    if (hub.queue.pending || hub.queue.running) return false;
+    const processed = MathJax.ElementJax.STATE.PROCESSED;
+    return Array.from(document.querySelectorAll('script[type^="math/tex"]'))
+      .every(s => s.MathJax && s.MathJax.state === processed);
+  };
+  let calm = 0;
   (function poll() {
-    if (window.__coursePdfReady && document.fonts.status === 'loaded') {
-      if (window.MathJax && MathJax.Hub && MathJax.Hub.Queue) MathJax.Hub.Queue(done); else done();
-    } else if (Date.now() - t0 > %d) { resolve(false); } else { setTimeout(poll, 50); }
+    calm = window.__coursePdfReady && document.fonts.status === 'loaded' && mathDone() ? calm + 1 : 0;
+    if (calm >= 4) { requestAnimationFrame(() => requestAnimationFrame(() => resolve(true))); }
+    else if (Date.now() - t0 > %d) { resolve(false); } else { setTimeout(poll, 100); }
   })();
 })"""
+
+# Formulas on the printed pages (not in the hidden speaker notes) that take no room, i.e. are not drawn: their TeX.
+_JS_UNDRAWN_MATH = """Array.from(document.querySelectorAll('script[type^="math/tex"]'))
+  .filter(s => s.closest('.pdf-page') && !s.closest('aside.notes, .speaker-notes'))
+  .filter(s => { const out = document.getElementById(s.id + '-Frame');
+                 if (!out) return true;
+                 const r = document.createRange(); r.selectNodeContents(out);
+                 return !(r.getBoundingClientRect().width > 0); })
+  .map(s => s.textContent.slice(0, 60))"""
 
 
 def print_pdf(deck: Deck, browser: Browser, *, timeout: float = 120) -> Path:
     """Print `deck` to `<deck>.pdf` next to it (one page per slide, fragments shown) and check the page count.
 
-    The page is printed only when reveal.js has announced its print layout (`pdf-ready`) and MathJax is done, so a busy
-    machine makes the print slower, never wrong."""
+    The page is printed only when reveal.js has announced its print layout (`pdf-ready`) and MathJax has drawn every
+    formula for it, so a busy machine makes the print slower, never wrong."""
     target = deck.html.with_name(deck.html.name.removesuffix(".slides.html") + ".pdf")
     target.unlink(missing_ok=True)
     page, session = browser.open_page()
@@ -848,8 +867,12 @@ def print_pdf(deck: Deck, browser: Browser, *, timeout: float = 120) -> Path:
         except TimeoutError:
             raise RuntimeError(f"{deck.html.name}: the deck did not load within {timeout:.0f} s") from None
         if not browser.evaluate(session, _JS_PRINT_READY % int(timeout * 1000), timeout=timeout + 10):
-            raise RuntimeError(f"{deck.html.name}: reveal.js did not lay the deck out for print within {timeout:.0f} s "
-                               "(open it in a browser with ?print-pdf to see why)")  # fmt: skip
+            raise RuntimeError(f"{deck.html.name}: reveal.js did not lay the deck out for print, or MathJax did not "
+                               f"finish, within {timeout:.0f} s (open it in a browser with ?print-pdf to see why)")  # fmt: skip
+        undrawn = browser.evaluate(session, _JS_UNDRAWN_MATH)
+        if undrawn:
+            raise RuntimeError(f"{deck.html.name}: {len(undrawn)} formula(s) not drawn in the print layout, e.g. "
+                               f"{undrawn[0]!r}; print again, and if it persists, open the deck with ?print-pdf")  # fmt: skip
         pdf = browser.send("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True,
                                                "displayHeaderFooter": False}, session, timeout=timeout)  # fmt: skip
     finally:
