@@ -9,6 +9,7 @@ here (15 pt at 100 dpi) a figure up to 13.5 inches wide keeps it. Figures set no
 
 from __future__ import annotations
 
+import math
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -19,7 +20,7 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 from matplotlib.font_manager import font_scalings
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, Locator, LogLocator, MaxNLocator, NullFormatter
 
 from .history import History
 
@@ -81,7 +82,7 @@ def plot_history(histories: Mapping[str, History], title: str | None = None) -> 
     ax_acc.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fit_text(fig)
     return fig
 
 
@@ -97,11 +98,12 @@ def plot_step_loss(histories: Mapping[str, History], smooth: int = 10, log: bool
     ax.set_ylabel("training loss" + (f" ({smooth}-step mean)" if smooth > 1 else ""))
     if log:
         ax.set_yscale("log")
-    ax.grid(alpha=0.3)
+        plain_log_ticks(ax.yaxis)
+    ax.grid(alpha=0.3, which="both")
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    fit_text(fig)
     return fig
 
 
@@ -177,15 +179,110 @@ def _grid(
             ax.set_title(labels[i], color=label_colors[i] if label_colors else "black")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fit_text(fig)
     return fig
+
+
+def fit_text(fig: Figure, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> None:
+    """Wrap every axes title that is wider than its axes (and a figure title wider than the figure) onto several
+    lines, then lay the figure out tightly: a long title otherwise runs over the y label or the next panel's title.
+    Call it where a figure would call `fig.tight_layout(rect=...)` (it returns nothing, so a notebook cell that ends
+    with it shows the figure once)."""
+    fig.tight_layout(rect=rect)  # first the layout, so that each axes has its final width
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    fitted = [(ax.title, ax.get_window_extent(renderer).width) for ax in fig.axes]
+    if fig._suptitle is not None:  # matplotlib's figure title (no public getter)
+        fitted.append((fig._suptitle, fig.bbox.width * 0.96))
+    for text, room in fitted:
+        content = text.get_text()
+        width = text.get_window_extent(renderer).width
+        if content and width > room * 0.92:  # a title as wide as its axes still meets the top tick labels
+            per_line = max(12, int(max(len(line) for line in content.split("\n")) * room / width * 0.88))
+            text.set_text("\n".join(textwrap.fill(line, per_line) for line in content.split("\n")))
+    fig.tight_layout(rect=rect)
 
 
 def _subtitle(fig: Figure, text: str) -> None:
     """A provenance line above the panels, wrapped so that nothing is cut off, then a tight layout."""
     if text:
         fig.suptitle(textwrap.fill(text, width=int(fig.get_figwidth() * 8)), fontsize=mpl.rcParams["legend.fontsize"])
-    fig.tight_layout()
+    fit_text(fig)
+
+
+# Where a point's label may go, in points from the point (x, y, horizontal and vertical alignment), nearest first;
+# the far ones get a thin leader line back to the point.
+_LABEL_SPOTS = [(dx * r, dy * r, ha, va) for r in (1, 2.5, 4.5, 6.5, 8.5) for dx, dy, ha, va in (
+    (6, 4, "left", "bottom"), (6, -4, "left", "top"), (-6, 4, "right", "bottom"), (-6, -4, "right", "top"),
+    (0, 7, "center", "bottom"), (0, -7, "center", "top"))]  # fmt: skip
+
+
+def _overlap(a, b) -> float:
+    """Area shared by two display-space boxes."""
+    return max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0)) * max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
+
+
+def _text_box(t: mpl.text.Text, renderer) -> mpl.transforms.Bbox:
+    """The drawn box of a text alone (an annotation's leader line left out)."""
+    if isinstance(t, mpl.text.Annotation):
+        t.update_positions(renderer)
+    return mpl.text.Text.get_window_extent(t, renderer)
+
+
+def label_points(ax: plt.Axes, xs: Sequence[float], ys: Sequence[float], labels: Sequence[str],
+                 colors: Sequence[str] | None = None) -> list:  # fmt: skip
+    """Label each point (x, y) with its text, placed where it overlaps no other label, no point and stays inside the
+    axes when such a place exists (else where it overlaps least). Call it after the axes' limits and the layout are set
+    (`fig.tight_layout()`): the places are measured in the drawn figure."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    dots = [ax.transData.transform((x, y)) for x, y in zip(xs, ys)]
+    dot_boxes = [mpl.transforms.Bbox([[u - 5, v - 5], [u + 5, v + 5]]) for u, v in dots]
+    placed: list = []
+    texts = []
+    for i, (x, y, label) in enumerate(zip(xs, ys, labels)):
+        best, best_cost = None, float("inf")
+        for dx, dy, ha, va in _LABEL_SPOTS:
+            far = abs(dx) > 6 or abs(dy) > 7
+            t = ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha, va=va,
+                            color=colors[i] if colors else None,
+                            arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.5"} if far else None)  # fmt: skip
+            box = _text_box(t, renderer)
+            inside = _overlap(box, frame)
+            cost = (box.width * box.height - inside) * 4 + sum(_overlap(box, b) for b in placed)
+            cost += sum(_overlap(box, b) for j, b in enumerate(dot_boxes) if j != i)
+            if cost < best_cost:
+                if best is not None:
+                    best.remove()
+                best, best_cost, best_box = t, cost, box
+            else:
+                t.remove()
+            if cost == 0:
+                break
+        placed.append(best_box)
+        texts.append(best)
+    return texts
+
+
+def overlapping_text(fig: Figure, min_area: float = 4.0) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of `fig` (titles, axis and tick labels, legends, annotations) whose drawn
+    boxes overlap by more than `min_area` square pixels: what a reader sees as text written over text."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    off_view = set()  # labels of ticks outside the axis limits: kept by matplotlib, never drawn
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                if not (lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo)):
+                    off_view.update({id(tick.label1), id(tick.label2)})
+    texts = [t for t in fig.findobj(mpl.text.Text)
+             if t.get_visible() and t.get_text().strip() and t.get_figure() and id(t) not in off_view]  # fmt: skip
+    boxes = [(t.get_text().strip(), _text_box(t, renderer)) for t in texts]
+    return [(a, b) for i, (a, box_a) in enumerate(boxes) for b, box_b in boxes[i + 1 :]
+            if _overlap(box_a, box_b) > min_area]  # fmt: skip
 
 
 def _mean_band(ax: plt.Axes, curves: list[list[float]], label: str, style: str, color: str, scale: float = 100.0) -> None:
@@ -195,6 +292,37 @@ def _mean_band(ax: plt.Axes, curves: list[list[float]], label: str, style: str, 
     ax.plot(x, t.mean(0).numpy(), style, color=color, label=label)
     if t.shape[0] > 1:
         ax.fill_between(x, t.min(0).values.numpy(), t.max(0).values.numpy(), color=color, alpha=0.15)
+
+
+class _LogTicks(Locator):
+    """Ticks on a log axis at round numbers, spread evenly enough to label: decades when the axis spans several,
+    else 1-2-5 steps, else finer steps (matplotlib falls back to linear steps, which crowd on a log axis)."""
+
+    STEPS = ((1.0,), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0),
+             (1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0))  # fmt: skip
+
+    def __call__(self) -> list[float]:
+        return self.tick_values(*self.axis.get_view_interval())
+
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        lo, hi = sorted((vmin, vmax))
+        lo, hi = max(lo, 1e-300), max(hi, 1e-300)
+        ticks: list[float] = []
+        for mantissas in self.STEPS:
+            ticks = [m * 10.0**e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                     for m in mantissas if lo <= m * 10.0**e <= hi]  # fmt: skip
+            if len(ticks) >= 3:
+                break
+        return ticks
+
+
+def plain_log_ticks(axis) -> None:
+    """Label a log axis with plain numbers at round values (`_LogTicks`): matplotlib's default labels every minor
+    tick as 3×10¹, 4×10¹, ... when the range is short, and those run into each other."""
+    axis.set_major_locator(_LogTicks())
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_locator(LogLocator(subs=tuple(float(i) for i in range(1, 10))))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def plot_reference_degradation(result: Mapping, subtitle: str = "") -> Figure:
@@ -230,16 +358,18 @@ def plot_reference_shortcuts(result: Mapping, subtitle: str = "") -> Figure:
     (mean and min–max over seeds)."""
     runs = result["runs"]
     datasets = list(dict.fromkeys(r["dataset"] for r in runs))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(6 * len(datasets), 4.2), squeeze=False)
+    # one legend, right of the last panel: inside a panel it would hide the curves
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.2 * len(datasets) + 2.6, 4.4), squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         for i, variant in enumerate(dict.fromkeys(r["variant"] for r in runs)):
             mine = [r for r in runs if r["dataset"] == dataset and r["variant"] == variant]
             _mean_band(ax, [r["curves"]["train_error"] for r in mine], f"{variant}: train", "-o", f"C{i}")
             _mean_band(ax, [r["curves"]["test_error"] for r in mine], f"{variant}: test", "--s", f"C{i}")
-        ax.set(xlabel="epoch", ylabel="error (%)", yscale="log", title=f"ResNet18 on {dataset}")
+        ax.set(xlabel="epoch", ylabel="error (%, log scale)", yscale="log", title=f"ResNet18 on {dataset}")
+        plain_log_ticks(ax.yaxis)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
     _subtitle(fig, subtitle)
     return fig
 
@@ -252,7 +382,8 @@ def plot_reference_zoo(result: Mapping, subtitle: str = "", titles: Mapping[str,
     not even rank the networks, and MACs are the cost that does not depend on the machine. `titles` renames groups
     (group key -> display name), e.g. to tell two variants of one network apart."""
     groups = result["summary"]["groups"]
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    points = []
     for i, (key, g) in enumerate(groups.items()):
         acc, title = g["test_acc"], (titles or {}).get(key, g["title"])
         mean = 100 * acc["mean"]
@@ -263,12 +394,14 @@ def plot_reference_zoo(result: Mapping, subtitle: str = "", titles: Mapping[str,
         else:
             ax.plot([g["macs"]], [mean], "o", markerfacecolor="none", markeredgecolor=f"C{i}")
             label = f"{title} (1 seed)"
-        ax.annotate(label, (g["macs"], mean), textcoords="offset points", xytext=(5, 4 if i % 2 == 0 else -14))
+        points.append((g["macs"], mean, label))
     ax.set(xscale="log", xlabel="multiply-accumulates per image (32 px, log scale)", ylabel="test accuracy (%)",
            title="mean over seeds, bars min-max; hollow: one seed (spread unknown)")  # fmt: skip
-    ax.margins(x=0.2)  # room for the labels of the costliest networks
+    ax.margins(x=0.25, y=0.15)  # room for the labels of the outermost networks
     ax.grid(alpha=0.3, which="both")
     _subtitle(fig, subtitle)
+    xs, ys, labels = zip(*points) if points else ((), (), ())
+    label_points(ax, xs, ys, labels)
     return fig
 
 
@@ -319,7 +452,7 @@ def plot_loop_comparison(results: Mapping[str, Mapping[str, float | None]], thre
     ax_tta.set_xlim(0, longest * 1.3)
     ax_tta.set_xlabel(f"training seconds to {100 * threshold:g} % test accuracy")
     handles = [Patch(color="C1", label="classic loop"), Patch(color="C0", label="course loop")]
-    ax_tta.legend(handles=handles, loc="lower right")
+    ax_tta.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2)  # above: clear of the bars
     for ax in (ax_speed, ax_tta):
         ax.set_yticks(y, names)
         ax.set_ylim(len(names) - 0.5, -0.5)  # first model on top, room for both bars of the last one

@@ -340,9 +340,9 @@ DECKS: dict[str, Deck] = {
                  "He et al.: a 56-layer plain net has a higher training error than a 20-layer one. Our reference "
                  "runs (3 seeds, loaded from the committed results — read the provenance line) show the same pattern "
                  "within a short, unconverged schedule: plain-56 ends far above plain-8, residual-56 does not — but "
-                 "plain-56 was still falling 7.4 points per epoch at the end, and plain and residual nets of a depth "
-                 "do not share all initial weights in that file. Then the gradient argument, checked with "
-                 "autograd on a tiny branch.",
+                 "plain-56 was still falling in the last epoch (the printed reading says by how much), so the run "
+                 "cannot say whether the gap lasts. Plain and residual nets of a depth start from the same shared "
+                 "weights. Then the gradient argument, checked with autograd on a tiny branch.",
                  "Is a higher training error for the deeper net a sign of overfitting?",
                  "No: overfitting lowers the training error and raises the test error; here the training error "
                  "itself is higher — an optimisation problem."),
