@@ -512,7 +512,7 @@ def run_shortcuts(ctx: Context) -> dict[str, Any]:
         test_full = _eval_loader(split.test_images[:n_test], split.test_labels[:n_test], split, ctx.device, 2)
         data_config[dataset] = {**dcfg, "train_images": n_train, "final_test_images": n_test,
                                 "curve_test_images": loaders.test.num_samples, "source": split.source}  # fmt: skip
-        texts.append(f"{split.source.split(' from ')[0]} {n_train:,} training images {dcfg['epochs']} epochs")
+        texts.append(f"{split.source.split(' from ')[0]} {n_train:,} training images, {dcfg['epochs']} epochs")
         texts[-1] = _scale_words(texts[-1])
         for seed in ctx.seeds:
             seed_everything(seed)
