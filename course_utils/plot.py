@@ -79,7 +79,7 @@ def plot_history(histories: Mapping[str, History], title: str | None = None) -> 
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    ax_acc.legend()
+    ax_acc.legend(loc="lower right")  # accuracy rises: the lower right is where no curve is after epoch 1
     if title:
         fig.suptitle(title)
     fit_text(fig)
@@ -88,7 +88,7 @@ def plot_history(histories: Mapping[str, History], title: str | None = None) -> 
 
 def plot_step_loss(histories: Mapping[str, History], smooth: int = 10, log: bool = True, title: str | None = None) -> Figure:
     """Per-step training loss of several runs (moving average over `smooth` steps) on one axis."""
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
     for i, (name, h) in enumerate(histories.items()):
         loss = torch.tensor(h.step_loss)
         if smooth > 1 and len(loss) >= smooth:
@@ -100,7 +100,7 @@ def plot_step_loss(histories: Mapping[str, History], smooth: int = 10, log: bool
         ax.set_yscale("log")
         plain_log_ticks(ax.yaxis)
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncols=1 if len(histories) <= 8 else 2)  # beside the data
     if title:
         ax.set_title(title)
     fit_text(fig)
@@ -251,7 +251,7 @@ def label_points(ax: plt.Axes, xs: Sequence[float], ys: Sequence[float], labels:
                             arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "0.5"} if far else None)  # fmt: skip
             box = _text_box(t, renderer)
             inside = _overlap(box, frame)
-            cost = (box.width * box.height - inside) * 4 + sum(_overlap(box, b) for b in placed)
+            cost = (box.width * box.height - inside) * 4 + 3 * sum(_overlap(box, b) for b in placed)  # text over text: worst
             cost += sum(_overlap(box, b) for j, b in enumerate(dot_boxes) if j != i)
             if cost < best_cost:
                 if best is not None:
@@ -330,7 +330,7 @@ def plot_reference_degradation(result: Mapping, subtitle: str = "") -> Figure:
     over seeds), and the training error per epoch of the shallowest and deepest nets."""
     groups, runs = result["summary"]["groups"], result["runs"]
     depths = sorted({g["depth"] for g in groups.values()})
-    fig, (ax_d, ax_c) = plt.subplots(1, 2, figsize=(12, 4.4))
+    fig, (ax_d, ax_c) = plt.subplots(1, 2, figsize=(13, 4.4))
     for residual, style, name in ((False, "--o", "plain"), (True, "-s", "residual")):
         stats = [next(g["train_error"] for g in groups.values() if g["depth"] == d and g["residual"] == residual)
                  for d in depths]  # fmt: skip
@@ -347,7 +347,7 @@ def plot_reference_degradation(result: Mapping, subtitle: str = "") -> Figure:
             _mean_band(ax_c, curves, f"{depth} layers, {'residual' if residual else 'plain'}", style + ".", f"C{i + 2}")
     ax_c.set(xlabel="epoch", ylabel="training error (%, running)", title="Training error per epoch")
     ax_c.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_c.legend()
+    ax_c.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside the panel: inside it would hide a curve
     ax_c.grid(alpha=0.3)
     _subtitle(fig, subtitle)
     return fig
@@ -394,14 +394,14 @@ def plot_reference_zoo(result: Mapping, subtitle: str = "", titles: Mapping[str,
         else:
             ax.plot([g["macs"]], [mean], "o", markerfacecolor="none", markeredgecolor=f"C{i}")
             label = f"{title} (1 seed)"
-        points.append((g["macs"], mean, label))
+        points.append((g["macs"], mean, label, f"C{i}"))
     ax.set(xscale="log", xlabel="multiply-accumulates per image (32 px, log scale)", ylabel="test accuracy (%)",
-           title="mean over seeds, bars min-max; hollow: one seed (spread unknown)")  # fmt: skip
+           title="mean over seeds, bars min–max; hollow: one seed")  # fmt: skip
     ax.margins(x=0.25, y=0.15)  # room for the labels of the outermost networks
     ax.grid(alpha=0.3, which="both")
     _subtitle(fig, subtitle)
-    xs, ys, labels = zip(*points) if points else ((), (), ())
-    label_points(ax, xs, ys, labels)
+    xs, ys, labels, colors = zip(*points) if points else ((), (), (), ())
+    label_points(ax, xs, ys, labels, colors)  # each label in its point's colour
     return fig
 
 

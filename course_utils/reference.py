@@ -943,9 +943,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 # -------------------------------------------------------------------------------------------------- reading
 def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[list[str]], list[str]]:
@@ -985,17 +982,18 @@ def reference_table(result: dict[str, Any], ranges: bool = False) -> tuple[list[
     return rows, headers
 
 
-def show_reference(result: dict[str, Any], ranges: bool = False) -> None:
-    """Print a reference result for a notebook: its provenance line, its table and its computed conclusion."""
+def show_reference(result: dict[str, Any], ranges: bool = False, reading: bool = True) -> None:
+    """Print a reference result for a notebook: its provenance line, its table and (unless `reading=False`, for a
+    notebook that printed it already) its computed conclusion."""
     from .tables import format_table
 
     rows, headers = reference_table(result, ranges)
     print(provenance_line(result))
     print(format_table(rows, headers, right=range(1, len(headers)) if result["experiment"] != "gpu-idle" else range(3, 9)))
     readings = {"shortcuts": shortcuts_reading, "degradation": degradation_conclusion}
-    reading = readings.get(result["experiment"])
-    conclusion = reading(result) if reading else result["summary"].get("conclusion")
-    if conclusion:
+    compute = readings.get(result["experiment"])
+    conclusion = compute(result) if compute else result["summary"].get("conclusion")
+    if conclusion and reading:
         print(conclusion if isinstance(conclusion, str) else json.dumps(conclusion))
 
 
@@ -1038,3 +1036,7 @@ def shortcuts_reading(result: dict[str, Any]) -> str:
             f"training error {_pm(with_['train_error'])} vs {_pm(without['train_error'])}"
         )
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

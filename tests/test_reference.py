@@ -92,3 +92,14 @@ def test_plain_resnet18_gets_every_tensor_from_the_residual_one():
     assert len(copied) == len(plain.state_dict())
     for key, value in plain.state_dict().items():
         assert torch.equal(value, residual.state_dict()[key])
+
+
+@pytest.mark.parametrize("experiment", ["shortcuts", "degradation"])
+def test_a_stored_conclusion_must_be_the_reading_of_the_numbers(experiment):
+    """A file whose stored sentence claims more than its numbers (e.g. "lower" where the seed ranges overlap) fails."""
+    result = copy.deepcopy(ref.load_reference(experiment))
+    reading = ref.shortcuts_reading if experiment == "shortcuts" else ref.degradation_conclusion
+    assert result["summary"]["conclusion"] == reading(result)
+    result["summary"]["conclusion"] = "mnist: with shortcuts the test error is lower"
+    problems = ref.validate(result)
+    assert len(problems) == 1 and "differs from the reading computed from the numbers" in problems[0]

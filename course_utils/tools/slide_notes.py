@@ -541,8 +541,8 @@ DECKS: dict[str, Deck] = {
                  "Choosing on the test set makes its score an optimistic, selected number: it no longer measures "
                  "unseen data."),
             Note("## 6 · One table", 7,
-                 "This run's table is a quick demonstration, one seed; the reference (up to a 4-epoch cap, several "
-                 "seeds, committed results) is the comparison: accuracy against MACs (seconds are not shown: the reference "
+                 "This run's table is a quick demonstration, one seed; the reference (up to a 4-epoch cap; 3 seeds "
+                 "for most networks, one for AlexNet and the two VGGs; committed results) is the comparison: accuracy against MACs (seconds are not shown: the reference "
                  "CPU was shared), with its provenance line.",
                  "On the reference plot, what does it mean when two networks' error bars overlap?",
                  "Those seeds do not separate them: the ranking between the two is not established."),
