@@ -10,6 +10,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -70,7 +71,8 @@ class Browser:
                  f"--user-data-dir={self.profile}", "about:blank"]  # fmt: skip
         try:
             self.proc = subprocess.Popen([binary, *flags], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=_child_fds)
+                                         stderr=subprocess.DEVNULL, close_fds=False, preexec_fn=_child_fds,
+                                         start_new_session=True)  # its own group: close() ends its helpers too
         except OSError as e:
             shutil.rmtree(self.profile, ignore_errors=True)
             raise BrowserError(f"could not start Chromium ({binary}): {e}; {INSTALL_HINT}") from None
@@ -180,6 +182,11 @@ class Browser:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if getattr(self, "proc", None) is not None:
+            try:  # renderer and GPU helpers outlive a killed main process and keep writing to the profile
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         for fd in ("_to_chrome", "_from_chrome"):
             if getattr(self, fd, None) is not None:
                 try:
@@ -187,4 +194,8 @@ class Browser:
                 except OSError:
                     pass
                 setattr(self, fd, None)
-        shutil.rmtree(self.profile, ignore_errors=True)
+        for _ in range(50):  # a helper may still be writing for a moment after the kill
+            shutil.rmtree(self.profile, ignore_errors=True)
+            if not os.path.exists(self.profile):
+                break
+            time.sleep(0.1)
